@@ -1,0 +1,58 @@
+"""The ``scratchnet`` command: one sub-command per job.
+
+Each sub-command lives beside the code it drives and adds itself with a
+``register(subparsers)`` function; this file only assembles them and turns
+known failures (bad data, missing devices) into one sentence and exit code 2.
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import sys
+
+from .backend import DeviceError
+
+# Modules that provide register(subparsers); each parser sets func(args) -> int.
+COMMAND_MODULES = [
+    "scratchnet.commands.gradcheck",
+]
+
+
+class HelpFormatter(argparse.ArgumentDefaultsHelpFormatter, argparse.RawDescriptionHelpFormatter):
+    """Show every flag's default, keep descriptions' line breaks."""
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="scratchnet",
+        description="AlexNet rebuilt from scratch in NumPy: train it, check its gradients, read its lessons.",
+        formatter_class=HelpFormatter,
+    )
+    from . import __version__
+
+    parser.add_argument("--version", action="version", version=f"scratchnet {__version__}")
+    subparsers = parser.add_subparsers(dest="command", metavar="COMMAND")
+    for module_name in COMMAND_MODULES:
+        importlib.import_module(module_name).register(subparsers)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    if not getattr(args, "func", None):
+        parser.print_help()
+        return 2
+    try:
+        return int(args.func(args) or 0)
+    except (DeviceError, ValueError, FileNotFoundError) as exc:
+        print(f"scratchnet {args.command}: error: {exc}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print(f"scratchnet {args.command}: interrupted", file=sys.stderr)
+        return 130
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,1 @@
+"""Sub-commands of ``scratchnet``: each module has register(subparsers)."""

@@ -1,0 +1,44 @@
+"""Hot loops, one module per operation.
+
+Each module holds the plain, xp-generic reference (the version the lessons
+read, and the one that runs on CuPy). A faster CPU version may sit beside its
+reference (``*_numba.py``); the functions exported here pick it for NumPy
+arrays unless ``SCRATCHNET_NUMBA=0``, and fall back to the reference for
+device arrays and when Numba is switched off.
+"""
+
+from __future__ import annotations
+
+from ..backend import is_host_array, numba_enabled
+from . import im2col as _im2col
+from . import lrn as _lrn
+from . import maxpool as _maxpool
+
+# name -> CPU (NumPy-array) implementation with the reference's signature.
+_cpu_fast: dict = {}
+
+
+def register_cpu_kernel(name: str, function) -> None:
+    _cpu_fast[name] = function
+
+
+def _dispatch(name: str, reference):
+    def kernel(array, *args, **kwargs):
+        fast = _cpu_fast.get(name)
+        if fast is not None and numba_enabled() and is_host_array(array):
+            return fast(array, *args, **kwargs)
+        return reference(array, *args, **kwargs)
+
+    kernel.__name__ = name
+    kernel.__doc__ = reference.__doc__
+    kernel.reference = reference
+    return kernel
+
+
+conv_output_size = _im2col.conv_output_size
+im2col = _dispatch("im2col", _im2col.im2col)
+col2im = _dispatch("col2im", _im2col.col2im)
+lrn_forward = _dispatch("lrn_forward", _lrn.lrn_forward)
+lrn_backward = _dispatch("lrn_backward", _lrn.lrn_backward)
+maxpool_forward = _dispatch("maxpool_forward", _maxpool.maxpool_forward)
+maxpool_backward = _dispatch("maxpool_backward", _maxpool.maxpool_backward)

@@ -1,0 +1,34 @@
+"""Element-wise non-linearities: ReLU (the paper's) and tanh (its Figure 1 rival)."""
+
+from __future__ import annotations
+
+from ..backend import get_array_module
+from .base import Layer
+
+
+class ReLU(Layer):
+    """y = max(x, 0); dx = dy * [x > 0]. Keeps only the boolean mask."""
+
+    def forward(self, x, train=True):
+        xp = get_array_module(x)
+        self._mask = x > 0
+        return xp.where(self._mask, x, 0).astype(x.dtype, copy=False)
+
+    def backward(self, dy):
+        xp = get_array_module(dy)
+        dx = xp.where(self._mask, dy, 0).astype(dy.dtype, copy=False)
+        self._mask = None
+        return dx
+
+
+class Tanh(Layer):
+    """y = tanh(x); dx = dy * (1 - y^2). Keeps y."""
+
+    def forward(self, x, train=True):
+        self._y = get_array_module(x).tanh(x)
+        return self._y
+
+    def backward(self, dy):
+        dx = dy * (1 - self._y * self._y)
+        self._y = None
+        return dx

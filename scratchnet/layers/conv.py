@@ -1,0 +1,95 @@
+"""2-D convolution as im2col + one GEMM per group."""
+
+from __future__ import annotations
+
+import numpy as np
+
+from ..backend import DEFAULT_DTYPE, get_array_module
+from ..kernels import col2im, conv_output_size, im2col
+from .base import Layer, check_shape, he_std, normal_init, resolve_rng
+
+
+class Conv2D(Layer):
+    """Convolution over NCHW input with stride, zero padding and groups.
+
+    Shapes::
+
+        x     (N, C, H, W)
+        W     (F, C // groups, k, k)       b (F,)
+        y     (N, F, OH, OW)               OH = (H + 2 pad - k) // stride + 1
+
+    With ``cols = im2col(x)`` of shape (C k k, N OH OW), group g computes
+
+        y_g = W_g @ cols_g + b_g           W_g reshaped to (F/groups, C/groups k k)
+
+    and the backward pass is
+
+        dW_g = dy_g @ cols_g^T,  db = sum of dy over (N, OH, OW),
+        dcols_g = W_g^T @ dy_g,  dx = col2im(dcols).
+
+    Init: N(0, weight_std^2), He's sqrt(2 / fan_in) when ``weight_std`` is None.
+    """
+
+    def __init__(self, in_ch: int, out_ch: int, kernel: int, stride: int = 1, pad: int = 0, groups: int = 1,
+                 *, weight_std: float | None = None, bias: float = 0.0, rng=None, dtype=DEFAULT_DTYPE):
+        super().__init__()
+        if in_ch % groups or out_ch % groups:
+            raise ValueError(f"Conv2D: in_ch={in_ch} and out_ch={out_ch} must both divide by groups={groups}")
+        self.in_ch, self.out_ch, self.kernel = in_ch, out_ch, kernel
+        self.stride, self.pad, self.groups = stride, pad, groups
+        fan_in = in_ch // groups * kernel * kernel
+        std = he_std(fan_in) if weight_std is None else weight_std
+        rng = resolve_rng(rng)
+        self.params["W"] = normal_init(rng, (out_ch, in_ch // groups, kernel, kernel), std, dtype)
+        self.params["b"] = np.full(out_ch, bias, dtype=dtype)
+        self._init_grads()
+        self._cols = None
+        self._x_shape = None
+
+    def __repr__(self) -> str:
+        extra = f", groups={self.groups}" if self.groups > 1 else ""
+        return f"Conv2D({self.in_ch}, {self.out_ch}, {self.kernel}, stride={self.stride}, pad={self.pad}{extra})"
+
+    def output_shape(self, input_shape):
+        n, _, h, w = input_shape
+        return (n, self.out_ch,
+                conv_output_size(h, self.kernel, self.stride, self.pad),
+                conv_output_size(w, self.kernel, self.stride, self.pad))
+
+    def forward(self, x, train=True):
+        check_shape(self, x, f"(N, {self.in_ch}, H, W) (NCHW)", 4, axis=1, size=self.in_ch)
+        self._check_dtype(x)
+        n, _, oh, ow = self.output_shape(x.shape)
+        if oh < 1 or ow < 1:
+            raise ValueError(f"{self!r}: input {tuple(x.shape)} is smaller than the {self.kernel}x{self.kernel} kernel")
+        xp = get_array_module(x)
+        cols = im2col(x, self.kernel, self.stride, self.pad)
+        out = xp.empty((self.out_ch, n * oh * ow), dtype=x.dtype)
+        for W_g, cols_g, out_g in zip(self._weight_groups(), self._row_groups(cols), self._row_groups(out)):
+            xp.matmul(W_g, cols_g, out=out_g)
+        out += self.params["b"][:, None]
+        self._cols, self._x_shape = cols, x.shape
+        return xp.ascontiguousarray(out.reshape(self.out_ch, n, oh, ow).transpose(1, 0, 2, 3))
+
+    def backward(self, dy):
+        xp = get_array_module(dy)
+        n, f, oh, ow = dy.shape
+        dy_rows = xp.ascontiguousarray(dy.transpose(1, 0, 2, 3)).reshape(f, n * oh * ow)
+        self.grads["b"][...] = dy_rows.sum(axis=1)
+        dW = self.grads["W"].reshape(self.groups, f // self.groups, -1)
+        dcols = xp.empty_like(self._cols)
+        for g, (W_g, cols_g, dy_g, dcols_g) in enumerate(zip(
+                self._weight_groups(), self._row_groups(self._cols), self._row_groups(dy_rows), self._row_groups(dcols))):
+            xp.matmul(dy_g, cols_g.T, out=dW[g])
+            xp.matmul(W_g.T, dy_g, out=dcols_g)
+        dx = col2im(dcols, self._x_shape, self.kernel, self.stride, self.pad)
+        self._cols = None
+        return dx
+
+    def _weight_groups(self):
+        W = self.params["W"].reshape(self.groups, self.out_ch // self.groups, -1)
+        return [W[g] for g in range(self.groups)]
+
+    def _row_groups(self, rows):
+        step = rows.shape[0] // self.groups
+        return [rows[g * step:(g + 1) * step] for g in range(self.groups)]

@@ -1,0 +1,53 @@
+"""Softmax cross-entropy, fused for a stable forward and a simple gradient."""
+
+from __future__ import annotations
+
+from ..backend import get_array_module, is_host_array
+from .base import Layer
+
+
+def log_softmax(logits):
+    """log p = z - max(z) - log sum exp(z - max(z)), stable for large logits. (N, K) -> (N, K)."""
+    xp = get_array_module(logits)
+    shifted = logits - logits.max(axis=1, keepdims=True)
+    return shifted - xp.log(xp.exp(shifted).sum(axis=1, keepdims=True))
+
+
+def softmax(logits):
+    return get_array_module(logits).exp(log_softmax(logits))
+
+
+class SoftmaxCrossEntropy(Layer):
+    """L = -(1/N) sum_n log p[n, y_n]; dL/dz = (p - onehot(y)) / N.
+
+    forward(logits (N, K), labels int (N,)) -> scalar loss (0-d array, on the
+    logits' device: reading it is the caller's explicit choice).
+    backward() -> dlogits (N, K). Keeps p and the labels.
+    """
+
+    def forward(self, logits, labels):
+        xp = get_array_module(logits)
+        if logits.ndim != 2:
+            raise ValueError(f"{self!r}: expected logits of shape (N, K), got {tuple(logits.shape)}")
+        if labels.shape != (logits.shape[0],):
+            raise ValueError(f"{self!r}: expected labels of shape ({logits.shape[0]},), got {tuple(labels.shape)}")
+        if labels.dtype.kind not in "iu":
+            raise ValueError(f"{self!r}: labels must be integers, got dtype {labels.dtype}")
+        n, classes = logits.shape
+        # Checked on the host only: on a GPU it would cost a device->host sync every step.
+        if n and is_host_array(labels) and (int(labels.min()) < 0 or int(labels.max()) >= classes):
+            raise ValueError(f"{self!r}: labels must lie in [0, {classes - 1}] for logits of shape {tuple(logits.shape)}, "
+                             f"got values in [{int(labels.min())}, {int(labels.max())}]")
+        log_p = log_softmax(logits)
+        rows = xp.arange(n)
+        self._probs, self._labels = xp.exp(log_p), labels
+        return -log_p[rows, labels].mean()
+
+    def backward(self, dy=None):
+        xp = get_array_module(self._probs)
+        n = self._probs.shape[0]
+        dlogits = self._probs.copy()
+        dlogits[xp.arange(n), self._labels] -= 1
+        dlogits /= n
+        self._probs = self._labels = None
+        return dlogits

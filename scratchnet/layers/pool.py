@@ -1,0 +1,41 @@
+"""Overlapping max-pooling (paper section 3.4)."""
+
+from __future__ import annotations
+
+from ..kernels import conv_output_size, maxpool_backward, maxpool_forward
+from .base import Layer, check_shape
+
+
+class MaxPool(Layer):
+    """Max over size x size windows every ``stride`` pixels; 3/2 overlaps (the paper's), 2/2 does not.
+
+    Shapes: x (N, C, H, W) -> y (N, C, OH, OW), OH = (H + 2 pad - size) // stride + 1.
+    The gradient of each window goes to exactly one element, its arg-max.
+    Keeps the arg-max offsets (uint8) and the input shape.
+    """
+
+    def __init__(self, size: int = 3, stride: int = 2, pad: int = 0):
+        super().__init__()
+        self.size, self.stride, self.pad = size, stride, pad
+
+    def __repr__(self) -> str:
+        return f"MaxPool(size={self.size}, stride={self.stride})"
+
+    def output_shape(self, input_shape):
+        n, c, h, w = input_shape
+        return (n, c, conv_output_size(h, self.size, self.stride, self.pad),
+                conv_output_size(w, self.size, self.stride, self.pad))
+
+    def forward(self, x, train=True):
+        check_shape(self, x, "(N, C, H, W) (NCHW)", 4)
+        _, _, oh, ow = self.output_shape(x.shape)
+        if oh < 1 or ow < 1:
+            raise ValueError(f"{self!r}: input {tuple(x.shape)} is smaller than one {self.size}x{self.size} window")
+        y, self._argmax = maxpool_forward(x, self.size, self.stride, self.pad)
+        self._x_shape = x.shape
+        return y
+
+    def backward(self, dy):
+        dx = maxpool_backward(dy, self._argmax, self._x_shape, self.size, self.stride, self.pad)
+        self._argmax = None
+        return dx
