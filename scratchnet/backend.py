@@ -115,12 +115,14 @@ class Device:
         return hash((self.kind, self.index))
 
     def __enter__(self):
-        self._context = contextlib.nullcontext() if self.is_host else self.xp.cuda.Device(self.index)
-        self._context.__enter__()
+        context = contextlib.nullcontext() if self.is_host else self.xp.cuda.Device(self.index)
+        context.__enter__()
+        # A stack, so that nested ``with device:`` blocks unwind in order.
+        self.__dict__.setdefault("_contexts", []).append(context)
         return self
 
     def __exit__(self, *exc):
-        return self._context.__exit__(*exc)
+        return self._contexts.pop().__exit__(*exc)
 
     def holds(self, array) -> bool:
         """True if ``array`` already lives on this device."""

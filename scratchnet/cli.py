@@ -16,6 +16,7 @@ from .backend import DeviceError
 # Modules that provide register(subparsers); each parser sets func(args) -> int.
 COMMAND_MODULES = [
     "scratchnet.commands.gradcheck",
+    "scratchnet.commands.summary",
 ]
 
 

@@ -45,6 +45,8 @@ class Conv2D(Layer):
         self._init_grads()
         self._cols = None
         self._x_shape = None
+        # The first layer of a network has no use for dL/dx: skip its col2im.
+        self.input_grad = True
 
     def __repr__(self) -> str:
         extra = f", groups={self.groups}" if self.groups > 1 else ""
@@ -77,14 +79,16 @@ class Conv2D(Layer):
         dy_rows = xp.ascontiguousarray(dy.transpose(1, 0, 2, 3)).reshape(f, n * oh * ow)
         self.grads["b"][...] = dy_rows.sum(axis=1)
         dW = self.grads["W"].reshape(self.groups, f // self.groups, -1)
-        dcols = xp.empty_like(self._cols)
-        for g, (W_g, cols_g, dy_g, dcols_g) in enumerate(zip(
-                self._weight_groups(), self._row_groups(self._cols), self._row_groups(dy_rows), self._row_groups(dcols))):
+        dcols = xp.empty_like(self._cols) if self.input_grad else None
+        for g, (W_g, cols_g, dy_g) in enumerate(zip(
+                self._weight_groups(), self._row_groups(self._cols), self._row_groups(dy_rows))):
             xp.matmul(dy_g, cols_g.T, out=dW[g])
-            xp.matmul(W_g.T, dy_g, out=dcols_g)
-        dx = col2im(dcols, self._x_shape, self.kernel, self.stride, self.pad)
+            if self.input_grad:
+                xp.matmul(W_g.T, dy_g, out=self._row_groups(dcols)[g])
         self._cols = None
-        return dx
+        if not self.input_grad:
+            return None
+        return col2im(dcols, self._x_shape, self.kernel, self.stride, self.pad)
 
     def _weight_groups(self):
         W = self.params["W"].reshape(self.groups, self.out_ch // self.groups, -1)

@@ -13,23 +13,36 @@ class LRN(Layer):
     and cuda-convnet divide it; the paper's layer is torch's
     ``LocalResponseNorm(5, alpha=5e-4, beta=0.75, k=2)``). The window of
     channel i is [max(0, i - size//2), min(C - 1, i + size//2)].
+    With ``groups`` > 1 the channels are normalised in separate blocks, as
+    on the paper's two GPUs, where a window never reached the other GPU's
+    kernels (a one-device model with groups=2 equals the two-tower one).
     Shapes: x, y (N, C, H, W). Keeps x, y and the denominator base ``scale``.
     """
 
-    def __init__(self, size: int = 5, alpha: float = 1e-4, beta: float = 0.75, k: float = 2.0):
+    def __init__(self, size: int = 5, alpha: float = 1e-4, beta: float = 0.75, k: float = 2.0, groups: int = 1):
         super().__init__()
-        self.size, self.alpha, self.beta, self.k = size, alpha, beta, k
+        self.size, self.alpha, self.beta, self.k, self.groups = size, alpha, beta, k, groups
 
     def __repr__(self) -> str:
-        return f"LRN(size={self.size}, alpha={self.alpha}, beta={self.beta}, k={self.k})"
+        extra = f", groups={self.groups}" if self.groups > 1 else ""
+        return f"LRN(size={self.size}, alpha={self.alpha}, beta={self.beta}, k={self.k}{extra})"
 
     def forward(self, x, train=True):
         check_shape(self, x, "(N, C, H, W) (NCHW)", 4)
-        y, scale = lrn_forward(x, self.size, self.alpha, self.beta, self.k)
-        self._saved = (x, y, scale)
-        return y
+        if x.shape[1] % self.groups:
+            raise ValueError(f"{self!r}: {x.shape[1]} channels do not split into {self.groups} groups")
+        y, scale = lrn_forward(self._blocks(x), self.size, self.alpha, self.beta, self.k)
+        self._saved = (self._blocks(x), y, scale)
+        return y.reshape(x.shape)
 
     def backward(self, dy):
         x, y, scale = self._saved
         self._saved = None
-        return lrn_backward(dy, x, y, scale, self.size, self.alpha, self.beta)
+        return lrn_backward(self._blocks(dy), x, y, scale, self.size, self.alpha, self.beta).reshape(dy.shape)
+
+    def _blocks(self, a):
+        """(N, C, H, W) -> (N * groups, C / groups, H, W): each block is normalised on its own."""
+        if self.groups == 1:
+            return a
+        n, c, h, w = a.shape
+        return a.reshape(n * self.groups, c // self.groups, h, w)

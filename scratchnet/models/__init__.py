@@ -1,0 +1,7 @@
+"""AlexNet configurations and the model built from ScratchNet's layers."""
+
+from .alexnet import AlexNet, alexnet, convert_state
+from .config import CONFIGS, AlexNetConfig, make_config
+from .summary import summarize, format_summary
+
+__all__ = ["AlexNet", "alexnet", "convert_state", "AlexNetConfig", "CONFIGS", "make_config", "summarize", "format_summary"]

@@ -1,0 +1,251 @@
+"""AlexNet built from ScratchNet's layers, as one or two towers (paper, Figure 2).
+
+With two towers, each tower holds half of conv1, conv2, conv4, conv5, fc6 and
+fc7 and sees only its own maps; conv3, fc6, fc7 and fc8 read both towers'
+outputs through an ``Exchange``. fc8 is one layer on tower 1's device. With
+one tower the same connectivity is kept on one device by ``groups=2``
+convolutions in conv2, conv4 and conv5 (Caffe's AlexNet); ``groups=1`` drops
+the split altogether.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from ..backend import DEFAULT_DTYPE, Device, get_array_module, to_host
+from ..layers import LRN, Conv2D, Dropout, Flatten, Linear, MaxPool, ReLU, Tanh
+from ..towers import Exchange, TowerStage
+from .config import AlexNetConfig, make_config
+
+# Layers whose bias starts at 1 under the paper's init (section 5): it
+# gives the ReLUs positive inputs early on.
+PAPER_BIAS_ONE = ("conv2", "conv4", "conv5", "fc6", "fc7")
+PAPER_WEIGHT_STD = 0.01
+
+
+class AlexNet:
+    """forward(x, train) -> logits; backward(dlogits); named params() and grads()."""
+
+    def __init__(self, config: AlexNetConfig, devices: list[Device], seed: int, dtype):
+        self.config = config
+        self.devices = devices
+        self.seed = seed
+        self.dtype = np.dtype(dtype)
+        self.stages = _build_stages(config, devices, seed, self.dtype)
+        self.exchanges = [stage for stage in self.stages if isinstance(stage, Exchange)]
+        self.reseed_dropout(0)
+
+    def __repr__(self) -> str:
+        return f"AlexNet({self.config.name!r}, towers={self.config.towers}, devices={[d.name for d in self.devices]})"
+
+    # -- running -------------------------------------------------------------
+
+    def forward(self, x, train: bool = True):
+        """x (N, C, S, S) on any device -> logits (N, classes) on tower 1's device."""
+        c, size = self.config.in_channels, self.config.input_size
+        if getattr(x, "ndim", None) != 4 or tuple(x.shape[1:]) != (c, size, size):
+            raise ValueError(f"{self!r}: expected input of shape (N, {c}, {size}, {size}) (NCHW), "
+                             f"got {tuple(getattr(x, 'shape', ()))}")
+        xs = [device.put(x) for device in self.devices]
+        for stage in self.stages:
+            xs = stage.forward(xs, train)
+        return xs[0]
+
+    def backward(self, dlogits) -> None:
+        """Fill every layer's grads from dL/dlogits (N, classes). conv1 skips dL/dx."""
+        dys = [dlogits]
+        for stage in reversed(self.stages):
+            dys = stage.backward(dys)
+
+    def reseed_dropout(self, step: int) -> None:
+        """Draw the dropout masks of step ``step`` from (seed, step, layer): a resumed run redraws them exactly."""
+        for index, (_, layer) in enumerate(self.layers()):
+            if isinstance(layer, Dropout):
+                layer.rng = np.random.default_rng([self.seed, step, index])
+
+    def set_concurrent_towers(self, enabled: bool) -> None:
+        for stage in self.stages:
+            if isinstance(stage, TowerStage):
+                stage.concurrent = enabled
+
+    # -- parameters ----------------------------------------------------------
+
+    def layers(self):
+        """(name, layer) for every layer, stage by stage, tower by tower."""
+        for stage in self.stages:
+            if isinstance(stage, TowerStage):
+                for tower in stage.towers:
+                    yield from tower
+
+    def params(self) -> dict:
+        return {f"{name}.{key}": value for name, layer in self.layers() for key, value in layer.params.items()}
+
+    def grads(self) -> dict:
+        return {f"{name}.{key}": value for name, layer in self.layers() for key, value in layer.grads.items()}
+
+    def num_params(self) -> int:
+        return int(sum(value.size for value in self.params().values()))
+
+    def state_dict(self) -> dict:
+        """Parameters as host NumPy arrays (copies), keyed by name."""
+        return {name: np.array(to_host(value)) for name, value in self.params().items()}
+
+    def load_state_dict(self, state: dict) -> None:
+        """Copy ``state`` (host or device arrays) into the parameters, each onto its layer's device."""
+        own = self.params()
+        missing, unexpected = sorted(set(own) - set(state)), sorted(set(state) - set(own))
+        if missing or unexpected:
+            raise ValueError(f"state does not fit {self!r}: missing {missing[:5]}, unexpected {unexpected[:5]}")
+        for name, value in own.items():
+            if tuple(state[name].shape) != tuple(value.shape):
+                raise ValueError(f"state does not fit {self!r}: {name} has shape {tuple(state[name].shape)}, "
+                                 f"the model's is {tuple(value.shape)}")
+        for (layer_name, layer), device in self._layers_with_devices():
+            for key in layer.params:
+                layer.params[key] = device.put(state[f"{layer_name}.{key}"]).astype(self.dtype, copy=False)
+
+    def astype(self, dtype) -> "AlexNet":
+        self.dtype = np.dtype(dtype)
+        for _, layer in self.layers():
+            layer.astype(dtype)
+        return self
+
+    def _layers_with_devices(self):
+        for stage in self.stages:
+            if isinstance(stage, TowerStage):
+                for tower, device in zip(stage.towers, stage.devices):
+                    for entry in tower:
+                        yield entry, device
+
+    def reset_exchange_counters(self) -> None:
+        for exchange in self.exchanges:
+            exchange.reset_counters()
+
+
+def alexnet(config: str | AlexNetConfig = "cifar", *, devices: list[Device] | None = None, seed: int = 0,
+            dtype=DEFAULT_DTYPE, **options) -> AlexNet:
+    """Build AlexNet: ``config`` is "paper", "cifar", "tiny" or an AlexNetConfig.
+
+    ``options`` override the configuration (activation, lrn, pool, towers,
+    groups, conv_width, num_classes, dropout, init, ...). ``devices`` has one
+    Device per tower (default: the host for each).
+    """
+    config = make_config(config, **options)
+    if devices is None:
+        devices = [Device.host() for _ in range(config.towers)]
+    if len(devices) != config.towers:
+        raise ValueError(f"AlexNet {config.name!r} has {config.towers} tower(s) but {len(devices)} device(s) were given")
+    return AlexNet(config, devices, seed, dtype)
+
+
+def _build_stages(config: AlexNetConfig, devices: list[Device], seed: int, dtype) -> list:
+    towers = config.towers
+    c1, c2, c3, c4, c5 = (c // towers for c in config.channels())
+    fc = config.fc_width // towers
+    split = config.groups if towers == 1 else 1
+    pool_size, pool_stride = (3, 2) if config.pool == "overlap" else (2, 2)
+    counter = iter(range(10_000))
+
+    def rng():
+        return np.random.default_rng([seed, next(counter)])
+
+    def init(name: str) -> dict:
+        if config.init == "paper":
+            return {"weight_std": PAPER_WEIGHT_STD, "bias": 1.0 if name in PAPER_BIAS_ONE else 0.0}
+        return {"weight_std": None, "bias": 0.0}
+
+    def activation():
+        return ReLU() if config.activation == "relu" else Tanh()
+
+    def conv(name, cin, cout, geometry, groups=1):
+        kernel, stride, pad = geometry
+        return Conv2D(cin, cout, kernel, stride, pad, groups, rng=rng(), dtype=dtype, **init(name))
+
+    def linear(name, fin, fout):
+        return Linear(fin, fout, rng=rng(), dtype=dtype, **init(name))
+
+    def tower_name(name, t):
+        return f"{name}.tower{t + 1}" if towers == 2 else name
+
+    def stage(build_tower) -> TowerStage:
+        built = []
+        for t, device in enumerate(devices):
+            layers = [(tower_name(name, t), layer.to(device)) for name, layer in build_tower(t)]
+            built.append(layers)
+        return TowerStage(built, devices)
+
+    def features(t):
+        layers = [("conv1", conv("conv1", config.in_channels, c1, config.conv1)), ("act1", activation())]
+        if config.lrn:
+            layers.append(("lrn1", LRN(groups=split)))
+        layers += [("pool1", MaxPool(pool_size, pool_stride)),
+                   ("conv2", conv("conv2", c1, c2, config.conv2, split)), ("act2", activation())]
+        if config.lrn:
+            layers.append(("lrn2", LRN(groups=split)))
+        layers.append(("pool2", MaxPool(pool_size, pool_stride)))
+        layers[0][1].input_grad = False
+        return layers
+
+    stage1 = stage(features)
+    spatial = stage1.output_shapes([(1, config.in_channels, config.input_size, config.input_size)] * towers)[0][2]
+    if spatial < 1:
+        raise ValueError(f"AlexNet {config.name!r}: input {config.input_size} is too small for its layers")
+
+    def convolutions(t):
+        return [("conv3", conv("conv3", c2 * towers, c3, config.conv345)), ("act3", activation()),
+                ("conv4", conv("conv4", c3, c4, config.conv345, split)), ("act4", activation()),
+                ("conv5", conv("conv5", c4, c5, config.conv345, split)), ("act5", activation()),
+                ("pool5", MaxPool(pool_size, pool_stride)), ("flatten", Flatten())]
+
+    stage2 = stage(convolutions)
+    flat = stage2.output_shapes([(1, c2, spatial, spatial)] * towers)[0][1]
+
+    def dense(name, fin):
+        def build(t):
+            return [(name, linear(name, fin, fc)), (f"act{name[2:]}", activation()), (f"drop{name[2:]}", Dropout(config.dropout))]
+        return build
+
+    host_targets = [devices[0]]
+    stages = [
+        stage1,
+        Exchange("conv3", devices, devices),
+        stage2,
+        Exchange("fc6", devices, devices),
+        stage(dense("fc6", flat * towers)),
+        Exchange("fc7", devices, devices),
+        stage(dense("fc7", fc * towers)),
+        Exchange("fc8", devices, host_targets),
+        TowerStage([[("fc8", linear("fc8", fc * towers, config.num_classes).to(devices[0]))]], host_targets),
+    ]
+    return stages
+
+
+def convert_state(state: dict, towers: int) -> dict:
+    """Re-lay a state dict from one tower layout to the other (same weights, same function).
+
+    Tower t holds slice t of each split layer's outputs: axis 0 of a
+    convolution's W (F, C, k, k) and of every b, axis 1 of a dense W (in, out).
+    fc8 is never split.
+    """
+    def out_axis(key, value):
+        return 1 if key.endswith(".W") and value.ndim == 2 else 0
+
+    converted = {}
+    if towers == 2:
+        for key, value in state.items():
+            layer, param = key.rsplit(".", 1)
+            if ".tower" in layer or layer == "fc8":
+                converted[key] = value
+                continue
+            for t, part in enumerate(np.split(value, 2, axis=out_axis(key, value))):
+                converted[f"{layer}.tower{t + 1}.{param}"] = part
+        return converted
+    for key, value in state.items():
+        if ".tower2." in key:
+            continue
+        if ".tower1." not in key:
+            converted[key] = value
+            continue
+        other = state[key.replace(".tower1.", ".tower2.")]
+        converted[key.replace(".tower1.", ".")] = np.concatenate([value, other], axis=out_axis(key, value))
+    return converted

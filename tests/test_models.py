@@ -1,0 +1,195 @@
+"""AlexNet: the paper's numbers, the two-tower split, whole-model gradient checks."""
+
+import numpy as np
+import pytest
+
+from scratchnet.gradcheck import check_gradients
+from scratchnet.layers import SoftmaxCrossEntropy
+from scratchnet.models import alexnet, convert_state, summarize
+
+PAPER_SHAPES = {  # output after each layer, both towers together (paper, section 3.5)
+    "conv1": "96x55x55", "pool1": "96x27x27", "conv2": "256x27x27", "pool2": "256x13x13",
+    "conv3": "384x13x13", "conv4": "384x13x13", "conv5": "256x13x13", "pool5": "256x6x6",
+    "fc6": "4096", "fc7": "4096", "fc8": "1000",
+}
+
+
+@pytest.fixture(scope="module")
+def paper():
+    return alexnet("paper")
+
+
+def test_paper_parameter_count(paper):
+    assert paper.num_params() == 60_965_224
+
+
+def test_paper_multiply_adds_and_shapes(paper):
+    rows = summarize(paper)
+    assert 720e6 < sum(r["macs"] for r in rows) < 730e6
+    shapes = {r["layer"].split(".")[0]: r["combined"] for r in rows if r["tower"] in ("1", "all")}
+    for layer, shape in PAPER_SHAPES.items():
+        assert shapes[layer] == shape, layer
+
+
+def test_paper_init(paper):
+    params = paper.params()
+    for name, value in params.items():
+        layer = name.split(".")[0]
+        if name.endswith(".b"):
+            expected = 1.0 if layer in ("conv2", "conv4", "conv5", "fc6", "fc7") else 0.0
+            assert np.all(value == expected), name
+    assert abs(float(params["fc6.tower1.W"].std()) - 0.01) < 1e-4
+
+
+def test_paper_forward_backward_batch2(paper):
+    x = np.random.default_rng(0).standard_normal((2, 3, 227, 227)).astype(np.float32)
+    loss = SoftmaxCrossEntropy()
+    logits = paper.forward(x)
+    assert logits.shape == (2, 1000) and logits.dtype == np.float32
+    value = loss.forward(logits, np.array([3, 999]))
+    paper.backward(loss.backward())
+    assert np.isfinite(value)
+    grads = paper.grads()
+    assert set(grads) == set(paper.params())
+    assert all(np.all(np.isfinite(g)) for g in grads.values())
+    assert np.abs(grads["conv1.tower2.W"]).sum() > 0
+
+
+def _loss_and_grads(model, x, labels, train):
+    loss = SoftmaxCrossEntropy()
+    value = loss.forward(model.forward(x, train=train), labels)
+    model.backward(loss.backward())
+    return float(value), {k: v.copy() for k, v in model.grads().items()}
+
+
+@pytest.mark.parametrize("config", ["tiny", "cifar"])
+def test_two_towers_equal_one_device_with_groups(config):
+    two = alexnet(config, towers=2, seed=1, dtype=np.float64, dropout=0.0)
+    one = alexnet(config, towers=1, seed=99, dtype=np.float64, dropout=0.0)
+    one.load_state_dict(convert_state(two.state_dict(), 1))
+    size = two.config.input_size
+    x = np.random.default_rng(0).standard_normal((3, 3, size, size))
+    labels = np.array([0, 1, 2])
+    np.testing.assert_allclose(one.forward(x, train=False), two.forward(x, train=False), rtol=0, atol=1e-10)
+    loss_one, grads_one = _loss_and_grads(one, x, labels, train=True)
+    loss_two, grads_two = _loss_and_grads(two, x, labels, train=True)
+    assert loss_one == pytest.approx(loss_two, abs=1e-12)
+    grads_two = convert_state(grads_two, 1)
+    for name, grad in grads_one.items():
+        np.testing.assert_allclose(grad, grads_two[name], rtol=1e-6, atol=1e-10, err_msg=name)
+
+
+def test_convert_state_round_trips():
+    model = alexnet("tiny", towers=2)
+    state = model.state_dict()
+    back = convert_state(convert_state(state, 1), 2)
+    assert set(back) == set(state)
+    for name in state:
+        np.testing.assert_array_equal(back[name], state[name])
+
+
+@pytest.mark.parametrize("towers", [1, 2])
+def test_whole_tiny_model_gradient_check(towers):
+    model = alexnet("tiny", towers=towers, seed=3, dtype=np.float64)
+    rng = np.random.default_rng(4)
+    # Biases of 0 put a unit whose inputs dropout zeroed exactly on ReLU's kink.
+    for name, value in model.params().items():
+        if name.endswith(".b"):
+            value[...] = rng.uniform(0.05, 0.2, value.shape)
+    x = rng.standard_normal((2, 3, 16, 16))
+    labels = np.array([1, 4])
+    loss = SoftmaxCrossEntropy()
+
+    def loss_fn():
+        model.reseed_dropout(7)  # the same dropout masks in every pass
+        return loss.forward(model.forward(x, train=True), labels)
+
+    loss_fn()
+    model.backward(loss.backward())
+    analytic = {k: v.copy() for k, v in model.grads().items()}
+    results = check_gradients(loss_fn, model.params(), analytic, case=f"tiny towers={towers}", samples=6)
+    assert len(results) == len(analytic)
+    worst = max(results, key=lambda r: r.max_rel_error)
+    assert worst.max_rel_error < 1e-6, worst
+
+
+def test_whole_model_check_catches_a_wrong_backward(monkeypatch):
+    from scratchnet.layers import LRN
+
+    original = LRN.backward
+    monkeypatch.setattr(LRN, "backward", lambda self, dy: original(self, dy) * 1.01)
+    model = alexnet("tiny", towers=2, seed=3, dtype=np.float64, dropout=0.0)
+    x = np.random.default_rng(4).standard_normal((2, 3, 16, 16))
+    loss = SoftmaxCrossEntropy()
+
+    def loss_fn():
+        return loss.forward(model.forward(x), np.array([1, 4]))
+
+    loss_fn()
+    model.backward(loss.backward())
+    params = {k: v for k, v in model.params().items() if k.startswith("conv1.")}
+    results = check_gradients(loss_fn, params, {k: model.grads()[k].copy() for k in params}, samples=5)
+    assert max(r.max_rel_error for r in results) > 1e-4
+
+
+def test_state_dict_round_trip_and_mismatch():
+    model = alexnet("tiny", seed=5)
+    other = alexnet("tiny", seed=6)
+    other.load_state_dict(model.state_dict())
+    x = np.random.default_rng(0).standard_normal((2, 3, 16, 16)).astype(np.float32)
+    np.testing.assert_array_equal(model.forward(x, train=False), other.forward(x, train=False))
+    with pytest.raises(ValueError, match="missing"):
+        alexnet("tiny", towers=1).load_state_dict(model.state_dict())
+    with pytest.raises(ValueError, match="shape"):
+        alexnet("tiny", num_classes=7).load_state_dict(model.state_dict())
+
+
+def test_exchange_bytes_match_summary():
+    model = alexnet("tiny", towers=2)
+    batch = 3
+    x = np.random.default_rng(0).standard_normal((batch, 3, 16, 16)).astype(np.float32)
+    loss = SoftmaxCrossEntropy()
+    loss.forward(model.forward(x), np.zeros(batch, dtype=np.int64))
+    model.backward(loss.backward())
+    predicted = sum(r["exchange_bytes"] for r in summarize(model)) * batch
+    assert predicted > 0
+    assert sum(e.bytes_forward for e in model.exchanges) == predicted
+    assert sum(e.bytes_backward for e in model.exchanges) == predicted
+    assert sum(r["exchange_bytes"] for r in summarize(alexnet("tiny", towers=1))) == 0
+
+
+@pytest.mark.parametrize("options", [
+    {"activation": "tanh"}, {"lrn": False}, {"pool": "plain"}, {"towers": 1, "groups": 1},
+    {"num_classes": 3}, {"conv_width": 0.5, "towers": 1, "groups": 1},
+])
+def test_ablation_options_build_and_run(options):
+    model = alexnet("cifar", **options)
+    x = np.random.default_rng(0).standard_normal((2, 3, 32, 32)).astype(np.float32)
+    logits = model.forward(x)
+    assert logits.shape == (2, options.get("num_classes", 10))
+    loss = SoftmaxCrossEntropy()
+    loss.forward(logits, np.array([0, 1]))
+    model.backward(loss.backward())
+
+
+@pytest.mark.parametrize("options, message", [
+    ({"activation": "sigmoid"}, "activation"), ({"towers": 3}, "towers"), ({"pool": "avg"}, "pool"),
+    ({"towers": 2, "groups": 1}, "groups=1 needs towers=1"), ({"colour": True}, "unknown AlexNet option"),
+])
+def test_bad_options_are_refused(options, message):
+    with pytest.raises(ValueError, match=message):
+        alexnet("tiny", **options)
+
+
+def test_wrong_input_shape_names_the_model():
+    model = alexnet("cifar")
+    with pytest.raises(ValueError, match=r"expected input of shape \(N, 3, 32, 32\).*got \(2, 32, 32, 3\)"):
+        model.forward(np.zeros((2, 32, 32, 3), np.float32))
+
+
+def test_concurrent_towers_give_the_same_result():
+    model = alexnet("cifar", seed=2)
+    x = np.random.default_rng(0).standard_normal((4, 3, 32, 32)).astype(np.float32)
+    serial = model.forward(x, train=False)
+    model.set_concurrent_towers(True)
+    np.testing.assert_array_equal(model.forward(x, train=False), serial)
