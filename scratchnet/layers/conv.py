@@ -33,6 +33,9 @@ class Conv2D(Layer):
     def __init__(self, in_ch: int, out_ch: int, kernel: int, stride: int = 1, pad: int = 0, groups: int = 1,
                  *, weight_std: float | None = None, bias: float = 0.0, rng=None, dtype=DEFAULT_DTYPE):
         super().__init__()
+        if min(in_ch, out_ch, kernel, stride, groups) < 1 or pad < 0:
+            raise ValueError(f"Conv2D: channels, kernel, stride and groups must be positive and pad >= 0; got "
+                             f"in_ch={in_ch}, out_ch={out_ch}, kernel={kernel}, stride={stride}, pad={pad}, groups={groups}")
         if in_ch % groups or out_ch % groups:
             raise ValueError(f"Conv2D: in_ch={in_ch} and out_ch={out_ch} must both divide by groups={groups}")
         self.in_ch, self.out_ch, self.kernel = in_ch, out_ch, kernel

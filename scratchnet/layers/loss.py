@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from ..backend import get_array_module, is_host_array
+from ..backend import device_of, get_array_module, is_host_array
 from .base import Layer
 
 
@@ -20,15 +20,18 @@ def softmax(logits):
 class SoftmaxCrossEntropy(Layer):
     """L = -(1/N) sum_n log p[n, y_n]; dL/dz = (p - onehot(y)) / N.
 
-    forward(logits (N, K), labels int (N,)) -> scalar loss (0-d array, on the
-    logits' device: reading it is the caller's explicit choice).
+    forward(logits (N, K), labels int (N,), host or the logits' device) ->
+    scalar loss (0-d array, on the logits' device: reading it is the caller's
+    explicit choice).
     backward() -> dlogits (N, K). Keeps p and the labels.
     """
 
     def forward(self, logits, labels):
-        xp = get_array_module(logits)
+        xp, device = get_array_module(logits), device_of(logits)
         if logits.ndim != 2:
             raise ValueError(f"{self!r}: expected logits of shape (N, K), got {tuple(logits.shape)}")
+        if not hasattr(labels, "dtype"):
+            raise ValueError(f"{self!r}: labels must be an integer array, got {type(labels).__name__}")
         if labels.shape != (logits.shape[0],):
             raise ValueError(f"{self!r}: expected labels of shape ({logits.shape[0]},), got {tuple(labels.shape)}")
         if labels.dtype.kind not in "iu":
@@ -38,16 +41,21 @@ class SoftmaxCrossEntropy(Layer):
         if n and is_host_array(labels) and (int(labels.min()) < 0 or int(labels.max()) >= classes):
             raise ValueError(f"{self!r}: labels must lie in [0, {classes - 1}] for logits of shape {tuple(logits.shape)}, "
                              f"got values in [{int(labels.min())}, {int(labels.max())}]")
-        log_p = log_softmax(logits)
-        rows = xp.arange(n)
-        self._probs, self._labels = xp.exp(log_p), labels
-        return -log_p[rows, labels].mean()
+        # The loss runs outside the towers' contexts: run it on the logits' device
+        # (CuPy allocates on the current one), with the labels put there explicitly.
+        labels = device.put(labels)
+        with device:
+            log_p = log_softmax(logits)
+            rows = xp.arange(n)
+            self._probs, self._labels = xp.exp(log_p), labels
+            return -log_p[rows, labels].mean()
 
     def backward(self, dy=None):
         xp = get_array_module(self._probs)
         n = self._probs.shape[0]
-        dlogits = self._probs.copy()
-        dlogits[xp.arange(n), self._labels] -= 1
-        dlogits /= n
+        with device_of(self._probs):
+            dlogits = self._probs.copy()
+            dlogits[xp.arange(n), self._labels] -= 1
+            dlogits /= n
         self._probs = self._labels = None
         return dlogits

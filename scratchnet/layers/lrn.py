@@ -21,6 +21,9 @@ class LRN(Layer):
 
     def __init__(self, size: int = 5, alpha: float = 1e-4, beta: float = 0.75, k: float = 2.0, groups: int = 1):
         super().__init__()
+        if size < 1 or size % 2 == 0 or groups < 1:
+            raise ValueError(f"LRN: size must be odd and positive (a window centred on its channel) and "
+                             f"groups >= 1; got size={size}, groups={groups}")
         self.size, self.alpha, self.beta, self.k, self.groups = size, alpha, beta, k, groups
 
     def __repr__(self) -> str:

@@ -16,10 +16,15 @@ class MaxPool(Layer):
 
     def __init__(self, size: int = 3, stride: int = 2, pad: int = 0):
         super().__init__()
+        if not (1 <= size <= 16 and stride >= 1 and 0 <= pad <= size // 2):
+            raise ValueError(f"MaxPool: need 1 <= size <= 16 (arg-max offsets are uint8), stride >= 1 and "
+                             f"0 <= pad <= size // 2 (a window must hold a real pixel); got size={size}, "
+                             f"stride={stride}, pad={pad}")
         self.size, self.stride, self.pad = size, stride, pad
 
     def __repr__(self) -> str:
-        return f"MaxPool(size={self.size}, stride={self.stride})"
+        extra = f", pad={self.pad}" if self.pad else ""
+        return f"MaxPool(size={self.size}, stride={self.stride}{extra})"
 
     def output_shape(self, input_shape):
         n, c, h, w = input_shape

@@ -1,0 +1,19 @@
+"""Top-k accuracy counts, computed on the logits' device."""
+
+from __future__ import annotations
+
+from .backend import get_array_module
+
+
+def topk_correct(logits, labels, k: int):
+    """How many rows of logits (N, K) have their label among their k largest scores (a 0-d device array).
+
+    The label counts as in the top k when fewer than k scores beat it
+    strictly, so ties go in the label's favour, as in ``torch.topk``-based
+    accuracy with a stable sort.
+    """
+    xp = get_array_module(logits)
+    k = min(k, logits.shape[1])
+    label_scores = logits[xp.arange(logits.shape[0]), labels]
+    beaten_by = (logits > label_scores[:, None]).sum(axis=1)
+    return (beaten_by < k).sum()
