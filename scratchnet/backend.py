@@ -75,6 +75,18 @@ def to_host(array):
     return xp.asnumpy(array)
 
 
+def device_of(array) -> "Device":
+    """The ``Device`` holding ``array``: the host for NumPy arrays, else GPU ``array.device.id``.
+
+    ``with device_of(w):`` runs work on ``w``'s own device, for code that
+    runs outside a tower's context (the loss, the optimiser).
+    """
+    xp = get_array_module(array)
+    if xp is np:
+        return Device.host()
+    return Device("gpu", array.device.id, xp)
+
+
 def numba_enabled() -> bool:
     """True unless ``SCRATCHNET_NUMBA=0``: the switch to the pure-NumPy path."""
     return os.environ.get("SCRATCHNET_NUMBA", "1").strip().lower() not in ("0", "false", "no", "off")

@@ -17,6 +17,9 @@ from .backend import DeviceError
 COMMAND_MODULES = [
     "scratchnet.commands.gradcheck",
     "scratchnet.commands.summary",
+    "scratchnet.commands.train",
+    "scratchnet.commands.evaluate",
+    "scratchnet.data.cli",
 ]
 
 
@@ -41,7 +44,9 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv: list[str] | None = None) -> int:
     parser = build_parser()
+    argv = sys.argv[1:] if argv is None else list(argv)
     args = parser.parse_args(argv)
+    args.argv = argv
     if not getattr(args, "func", None):
         parser.print_help()
         return 2

@@ -9,6 +9,9 @@ device arrays and when Numba is switched off.
 
 from __future__ import annotations
 
+import importlib
+import warnings
+
 from ..backend import is_host_array, numba_enabled
 from . import im2col as _im2col
 from . import lrn as _lrn
@@ -35,6 +38,29 @@ def _dispatch(name: str, reference):
     return kernel
 
 
+def _numba_on_first_call(name: str, module: str):
+    """Stands in for ``module.name`` until the first call, which imports it.
+
+    Importing Numba takes a quarter of a second and compiling a kernel
+    longer, so neither happens when scratchnet is imported, nor at all with
+    ``SCRATCHNET_NUMBA=0`` or on CuPy arrays. Compiled code is cached on disk
+    (``cache=True``), so only the first process ever compiles.
+    """
+
+    def load_and_call(*args, **kwargs):
+        try:
+            fast = getattr(importlib.import_module(f"{__name__}.{module}"), name)
+        except ImportError as exc:
+            warnings.warn(f"Numba kernels unavailable ({exc}); using the NumPy reference for {name}.", stacklevel=3)
+            _cpu_fast.pop(name, None)
+            return _reference[name](*args, **kwargs)
+        register_cpu_kernel(name, fast)
+        return fast(*args, **kwargs)
+
+    load_and_call.__name__ = f"{name}_numba_loader"
+    return load_and_call
+
+
 conv_output_size = _im2col.conv_output_size
 im2col = _dispatch("im2col", _im2col.im2col)
 col2im = _dispatch("col2im", _im2col.col2im)
@@ -42,3 +68,13 @@ lrn_forward = _dispatch("lrn_forward", _lrn.lrn_forward)
 lrn_backward = _dispatch("lrn_backward", _lrn.lrn_backward)
 maxpool_forward = _dispatch("maxpool_forward", _maxpool.maxpool_forward)
 maxpool_backward = _dispatch("maxpool_backward", _maxpool.maxpool_backward)
+
+_reference = {kernel.__name__: kernel.reference
+              for kernel in (im2col, col2im, lrn_forward, lrn_backward, maxpool_forward, maxpool_backward)}
+
+# The Numba CPU versions (same signatures). im2col is not among them: NumPy's
+# k*k strided copies were as fast as the compiled loop (see im2col_numba.py).
+for _name, _module in (("col2im", "im2col_numba"),
+                       ("lrn_forward", "lrn_numba"), ("lrn_backward", "lrn_numba"),
+                       ("maxpool_forward", "maxpool_numba"), ("maxpool_backward", "maxpool_numba")):
+    register_cpu_kernel(_name, _numba_on_first_call(_name, _module))

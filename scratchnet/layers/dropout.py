@@ -15,8 +15,8 @@ class Dropout(Layer):
     expectation this equals the paper's "keep all units, multiply by 0.5 at
     test" (lessons/06). The mask is drawn from ``self.rng`` (a NumPy
     Generator on the host, so a seed fixes it on every device), copied to
-    the current (the tower's) device as booleans, and kept, pre-scaled, for the backward
-    pass: dx = dy * m / (1 - p).
+    the current (the tower's) device as booleans, and kept, pre-scaled,
+    for the backward pass: dx = dy * m / (1 - p).
     """
 
     def __init__(self, p: float = 0.5, seed=None):

@@ -46,7 +46,11 @@ class AlexNet:
         if getattr(x, "ndim", None) != 4 or tuple(x.shape[1:]) != (c, size, size):
             raise ValueError(f"{self!r}: expected input of shape (N, {c}, {size}, {size}) (NCHW), "
                              f"got {tuple(getattr(x, 'shape', ()))}")
-        xs = [device.put(x) for device in self.devices]
+        placed = {}  # one copy per device: two towers on one GPU share it
+        for device in self.devices:
+            if device not in placed:
+                placed[device] = device.put(x)
+        xs = [placed[device] for device in self.devices]
         for stage in self.stages:
             xs = stage.forward(xs, train)
         return xs[0]
@@ -101,13 +105,16 @@ class AlexNet:
                 raise ValueError(f"state does not fit {self!r}: {name} has shape {tuple(state[name].shape)}, "
                                  f"the model's is {tuple(value.shape)}")
         for (layer_name, layer), device in self._layers_with_devices():
-            for key in layer.params:
-                layer.params[key] = device.put(state[f"{layer_name}.{key}"]).astype(self.dtype, copy=False)
+            with device:  # allocations land on the current device under CuPy
+                for key, value in layer.params.items():
+                    # In place: an optimiser holds references to these very arrays.
+                    value[...] = device.put(state[f"{layer_name}.{key}"])
 
     def astype(self, dtype) -> "AlexNet":
         self.dtype = np.dtype(dtype)
-        for _, layer in self.layers():
-            layer.astype(dtype)
+        for (_, layer), device in self._layers_with_devices():
+            with device:
+                layer.astype(dtype)
         return self
 
     def _layers_with_devices(self):

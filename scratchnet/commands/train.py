@@ -1,0 +1,128 @@
+"""``scratchnet train``: the main job."""
+
+from __future__ import annotations
+
+from ..train import TrainSettings
+
+# Flags that shape the run; with --resume they must agree with the checkpoint.
+IDENTITY_FLAGS = {
+    "model": "--model", "dataset": "--dataset", "data": "--data", "batch_size": "--batch-size", "lr": "--lr",
+    "towers": "--towers", "seed": "--seed", "augment": "--augment", "schedule": "--schedule",
+    "val_size": "--val-size", "limit_train": "--limit-train", "momentum": "--momentum",
+    "weight_decay": "--weight-decay",
+}
+MODEL_OPTION_FLAGS = {"activation": "--activation", "lrn": "--no-lrn", "pool": "--pool", "groups": "--groups",
+                      "conv_width": "--conv-width", "dropout": "--dropout"}
+
+
+def register(subparsers) -> None:
+    from ..cli import HelpFormatter
+    from ..models import CONFIGS
+
+    defaults = TrainSettings()
+    parser = subparsers.add_parser(
+        "train", help="train AlexNet (the main job)", formatter_class=HelpFormatter, allow_abbrev=False,
+        description="Train AlexNet with the paper's optimiser (SGD, momentum 0.9, weight decay 5e-4, lr divided "
+                    "by 10 when validation error stops improving), data augmentation and evaluation. With no "
+                    "flags: the cifar model on CIFAR-10 from data/ if it is there, else on the 8x8 digits that "
+                    "ship with ScratchNet (said loudly). Writes a checkpoint every epoch and on Ctrl-C, a "
+                    "JSON-lines log and a plot of the curves into --out.")
+    run_group = parser.add_argument_group("what to train")
+    run_group.add_argument("--model", choices=sorted(CONFIGS), default=defaults.model, help="AlexNet configuration")
+    run_group.add_argument("--dataset", default=defaults.dataset,
+                           choices=["auto", "cifar10", "digits", "mnist", "fashion-mnist", "imagefolder"],
+                           help="dataset kind; auto: detect the format of --data, or CIFAR-10 in data/, else digits")
+    run_group.add_argument("--data", metavar="PATH", default=None,
+                           help="dataset location (cifar-10-batches-py/, an image-folder tree or .tar.xz, IDX files)")
+    run_group.add_argument("--epochs", type=int, default=None,
+                           help="epochs to train (default: 12 on the digits fallback, 30 otherwise)")
+    run_group.add_argument("--batch-size", type=int, default=defaults.batch_size, help="images per SGD step")
+    run_group.add_argument("--device", default=defaults.device,
+                           help="cpu, gpu (GPU 0), gpu:N, or gpu:N,M (tower 1 on GPU N, tower 2 on GPU M)")
+    run_group.add_argument("--towers", type=int, choices=(1, 2), default=None,
+                           help="2: the paper's two-tower split; 1: one device with groups=2 convolutions "
+                                "(default: the configuration's, 2)")
+    run_group.add_argument("--seed", type=int, default=defaults.seed, help="seeds init, shuffling, augmentation, dropout")
+    run_group.add_argument("--out", metavar="DIR", default=None, help="run folder (default: runs/MODEL-TIMESTAMP)")
+    run_group.add_argument("--resume", metavar="DIR", default=None,
+                           help="continue the run in DIR (its checkpoint.npz) where it stopped; --epochs may extend it")
+
+    optim = parser.add_argument_group("optimiser (paper, section 5)")
+    optim.add_argument("--lr", type=float, default=defaults.lr, help="initial learning rate")
+    optim.add_argument("--momentum", type=float, default=defaults.momentum, help="momentum")
+    optim.add_argument("--weight-decay", type=float, default=defaults.weight_decay, help="weight decay")
+    optim.add_argument("--no-bias-decay", action="store_true", help="no weight decay on biases (as Caffe does)")
+    optim.add_argument("--schedule", choices=["plateau", "step", "constant"], default=defaults.schedule,
+                       help="plateau: divide by 10 when validation error stops improving (at most 3 times)")
+    optim.add_argument("--patience", type=int, default=defaults.patience,
+                       help="plateau: epochs without improvement before the rate is divided")
+
+    data = parser.add_argument_group("data and evaluation")
+    data.add_argument("--augment", default=defaults.augment,
+                      help="comma list of crop, flip, pca (the paper's PCA colour), or none")
+    data.add_argument("--val-size", type=int, default=None,
+                      help="training images held out for validation (default: min(5000, 10%%))")
+    data.add_argument("--limit-train", type=int, metavar="N", default=None, help="train on N images only (quick runs)")
+    data.add_argument("--ten-crop", action="store_true", help="also report the paper's 10-crop test at the end")
+    data.add_argument("--log-every", type=int, default=defaults.log_every,
+                      help="steps between reads of loss/accuracy from the device (and progress updates)")
+
+    model = parser.add_argument_group("model options (the paper's ablations)")
+    model.add_argument("--activation", choices=["relu", "tanh"], default=None, help="non-linearity (default relu)")
+    model.add_argument("--no-lrn", action="store_true", help="drop local response normalisation")
+    model.add_argument("--pool", choices=["overlap", "plain"], default=None,
+                       help="overlap: 3x3 windows every 2 (paper); plain: 2x2 every 2")
+    model.add_argument("--groups", type=int, choices=(1, 2), default=None,
+                       help="with --towers 1: 2 keeps the paper's split connectivity, 1 connects all channels")
+    model.add_argument("--conv-width", type=float, default=None, help="scale every convolution's kernel count")
+    model.add_argument("--dropout", type=float, default=None, help="dropout probability in fc6/fc7 (default 0.5)")
+    model.add_argument("--concurrent-towers", action="store_true",
+                       help="run the two towers in two threads on the CPU (see the benchmark before using it)")
+    parser.set_defaults(func=run)
+
+
+def settings_from_args(args) -> TrainSettings:
+    options = {key: getattr(args, key) for key in ("activation", "pool", "groups", "conv_width", "dropout")
+               if getattr(args, key) is not None}
+    if args.no_lrn:
+        options["lrn"] = False
+    return TrainSettings(
+        model=args.model, dataset=args.dataset, data=args.data, epochs=args.epochs, batch_size=args.batch_size,
+        lr=args.lr, momentum=args.momentum, weight_decay=args.weight_decay, decay_biases=not args.no_bias_decay,
+        schedule=args.schedule, patience=args.patience, device=args.device, towers=args.towers, seed=args.seed,
+        out=args.out, augment=args.augment, val_size=args.val_size, limit_train=args.limit_train,
+        log_every=args.log_every, ten_crop=args.ten_crop, concurrent_towers=args.concurrent_towers,
+        model_options=options)
+
+
+def typed_flags(argv: list[str]) -> set[str]:
+    """The flags the user typed (abbreviations are off, so each is spelled out)."""
+    return {token.split("=", 1)[0] for token in argv if token.startswith("--")}
+
+
+def check_resume_flags(argv: list[str], given: TrainSettings, saved: dict) -> None:
+    """Refuse flags that would change what a resumed run is, naming each one."""
+    typed = typed_flags(argv)
+    mismatches = [f"{flag} {getattr(given, key)!r} (checkpoint: {saved[key]!r})"
+                  for key, flag in IDENTITY_FLAGS.items() if flag in typed and getattr(given, key) != saved[key]]
+    mismatches += [f"{flag} {given.model_options[key]!r} (checkpoint: {saved['model_options'].get(key)!r})"
+                   for key, flag in MODEL_OPTION_FLAGS.items()
+                   if key in given.model_options and given.model_options[key] != saved["model_options"].get(key)]
+    if mismatches:
+        raise ValueError("the checkpoint was written with other settings: " + "; ".join(mismatches) +
+                         ". Resume without them, or start a new run with --out")
+
+
+def run(args) -> int:
+    from ..checkpoint import load_checkpoint
+    from ..train import TrainingStopped, train
+
+    settings = settings_from_args(args)
+    if args.resume:
+        check_resume_flags(args.argv, settings, load_checkpoint(args.resume)["meta"]["settings"])
+    try:
+        result = train(settings, resume=args.resume)
+    except TrainingStopped as exc:
+        print(f"scratchnet train: stopped: {exc}")
+        return 1
+    return 130 if result.get("interrupted") else 0

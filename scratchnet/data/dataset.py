@@ -1,0 +1,111 @@
+"""The ``Dataset`` record every loader returns, and its printable summary."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from .errors import DataError
+
+
+@dataclass
+class Dataset:
+    """A labelled image set held in memory, split into train and test.
+
+    Shapes and types (checked on construction):
+
+    - ``train_x``: (N_train, H, W, C) uint8, NHWC, RGB when C == 3
+      (MNIST-style sets keep C == 1; see ``transforms.to_rgb``).
+    - ``train_y``: (N_train,) int64, values in [0, len(classes)).
+    - ``test_x`` / ``test_y``: the same for the test split; H, W, C equal
+      the training split's.
+
+    Bookkeeping, so nothing that happened while loading is silent:
+
+    - ``format``: how the source was read ("cifar10-pickle", "image-folder",
+      "image-folder-tarball", "idx", "digits-csv").
+    - ``conversions``: source image mode -> how many images were converted
+      to 8-bit RGB ("L", "CMYK", "I;16", "P", "RGBA", ...).
+    - ``resized``: how many images were resampled to the target size.
+    - ``skipped``: files left out because they could not be decoded
+      (only with ``skip_bad=True``; otherwise loading raises).
+    - ``notes``: anything else worth a line in the summary.
+    """
+
+    name: str
+    classes: list[str]
+    train_x: np.ndarray
+    train_y: np.ndarray
+    test_x: np.ndarray
+    test_y: np.ndarray
+    source: str
+    format: str = ""
+    conversions: dict[str, int] = field(default_factory=dict)
+    resized: int = 0
+    skipped: list[str] = field(default_factory=list)
+    notes: list[str] = field(default_factory=list)
+
+    def __post_init__(self) -> None:
+        for split in ("train", "test"):
+            x, y = getattr(self, f"{split}_x"), getattr(self, f"{split}_y")
+            where = f"{self.name} {split} split from {self.source}"
+            if not isinstance(x, np.ndarray) or x.dtype != np.uint8 or x.ndim != 4:
+                raise DataError(f"{where}: images must be a uint8 (N, H, W, C) array, "
+                                f"got {getattr(x, 'dtype', type(x))} {getattr(x, 'shape', '')}")
+            if not isinstance(y, np.ndarray) or y.dtype != np.int64 or y.ndim != 1:
+                raise DataError(f"{where}: labels must be an int64 (N,) array, "
+                                f"got {getattr(y, 'dtype', type(y))} {getattr(y, 'shape', '')}")
+            if len(x) != len(y):
+                raise DataError(f"{where}: {len(x)} images but {len(y)} labels")
+            if len(y) and (y.min() < 0 or y.max() >= len(self.classes)):
+                raise DataError(f"{where}: labels span [{y.min()}, {y.max()}] but there are "
+                                f"{len(self.classes)} classes")
+        if self.train_x.shape[1:] != self.test_x.shape[1:]:
+            raise DataError(f"{self.name} from {self.source}: train images are "
+                            f"{self.train_x.shape[1:]} but test images are {self.test_x.shape[1:]}")
+
+    @property
+    def image_shape(self) -> tuple[int, int, int]:
+        """(H, W, C) of every image."""
+        return tuple(self.train_x.shape[1:])
+
+    @property
+    def num_classes(self) -> int:
+        return len(self.classes)
+
+    def class_counts(self, split: str) -> np.ndarray:
+        """Images per class in ``split`` ("train" or "test"), shape (num_classes,)."""
+        labels = getattr(self, f"{split}_y")
+        return np.bincount(labels, minlength=self.num_classes)
+
+    def summary(self) -> str:
+        """A few lines for a terminal: format, classes, counts per split, image size."""
+        h, w, c = self.image_shape
+        lines = [
+            f"dataset : {self.name}",
+            f"source  : {self.source}",
+            f"format  : {self.format or 'unknown'}",
+            f"images  : {h}x{w}x{c} uint8 (NHWC{', RGB' if c == 3 else ', grey'})",
+            f"classes : {self.num_classes}: {', '.join(self.classes)}",
+        ]
+        for split in ("train", "test"):
+            counts = self.class_counts(split)
+            total = int(counts.sum())
+            if self.num_classes <= 20:
+                per_class = ", ".join(f"{name} {n}" for name, n in zip(self.classes, counts))
+            else:
+                per_class = f"per class min {counts.min()}, max {counts.max()}"
+            lines.append(f"{split:<8}: {total} images ({per_class})")
+        if self.conversions:
+            total = sum(self.conversions.values())
+            detail = ", ".join(f"{mode} {n}" for mode, n in sorted(self.conversions.items()))
+            lines.append(f"converted to 8-bit RGB: {total} ({detail})")
+        if self.resized:
+            lines.append(f"resized : {self.resized} images")
+        if self.skipped:
+            shown = ", ".join(self.skipped[:5])
+            more = f" (+{len(self.skipped) - 5} more)" if len(self.skipped) > 5 else ""
+            lines.append(f"skipped : {len(self.skipped)} unreadable files: {shown}{more}")
+        lines.extend(f"note    : {note}" for note in self.notes)
+        return "\n".join(lines)

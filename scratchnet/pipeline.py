@@ -1,0 +1,187 @@
+"""From a dataset on disk to the batches a model eats: the training run's data plan.
+
+1. Load the dataset (``--dataset``/``--data``; with neither, CIFAR-10 from
+   ``data/`` when it is there, else the 8x8 digits that ship with the
+   install, said loudly).
+2. Fit the stored size: the model's input size for small models (the
+   ``cifar`` and ``tiny`` configurations), 256 for the paper's 227 crops;
+   grey images get three channels.
+3. Hold out a validation split of the training images (fixed, the same for
+   every seed) for the learning-rate schedule; the test split is only used
+   at the end.
+4. Centre with the training split's mean image (the paper's) and divide by
+   the pixels' mean standard deviation (one number, so that He-initialised
+   layers see unit-scale inputs at the paper's lr of 0.01).
+5. Training batches: PCA colour offsets (if asked), random crops (227 of 256,
+   or 32 of a 4-pixel padded 32) and flips; evaluation batches: the centre
+   crop, or the paper's ten crops.
+"""
+
+from __future__ import annotations
+
+import sys
+import time
+from dataclasses import dataclass
+
+import numpy as np
+
+from .data import BatchLoader, find_default_cifar10, load_dataset, load_digits
+from .data.transforms import EvalTransform, Preprocessing, TrainTransform, resize_images, to_rgb
+
+AUGMENTATIONS = ("crop", "flip", "pca")
+# Epochs of a run without --epochs: a few minutes on two cores for the
+# digits fallback, a full-length run otherwise.
+DEFAULT_EPOCHS = {"digits": 12}
+DEFAULT_EPOCHS_OTHER = 30
+PAD_SMALL = 4
+STORED_SIZE_LARGE = 256
+
+
+def parse_augment(text: str) -> tuple[str, ...]:
+    if text.strip().lower() in ("", "none"):
+        return ()
+    names = tuple(part.strip().lower() for part in text.split(",") if part.strip())
+    unknown = [name for name in names if name not in AUGMENTATIONS]
+    if unknown:
+        raise ValueError(f"unknown augmentation(s) {unknown}; choose from {', '.join(AUGMENTATIONS)} or 'none'")
+    return names
+
+
+def stored_size_for(config) -> int:
+    """Images are kept at the model's input size for small models, at 256 for the paper's 227 crops."""
+    return config.input_size if config.input_size < 64 else STORED_SIZE_LARGE
+
+
+@dataclass
+class Transforms:
+    """The three ways a batch of uint8 NHWC images becomes model input, from one set of statistics."""
+
+    stats: Preprocessing
+    train: TrainTransform
+    eval: EvalTransform
+    ten_crop: EvalTransform
+
+    @classmethod
+    def build(cls, stats: Preprocessing, input_size: int, augment: tuple = ()) -> "Transforms":
+        stored = stats.mean_image.shape[0]
+        scale = 1.0 / float(np.mean(stats.channel_std))
+        crop = "crop" in augment
+        common = {"centering": "mean_image", "scale": scale}
+        train = TrainTransform(stats, crop=input_size if crop or stored != input_size else None,
+                               pad=PAD_SMALL if crop and stored == input_size else 0, flip="flip" in augment,
+                               pca_alpha_std=0.1 if "pca" in augment else 0.0, **common)
+        return cls(stats, train, EvalTransform(stats, crop=input_size, **common),
+                   EvalTransform(stats, crop=input_size, ten_crop=True, **common))
+
+
+@dataclass
+class DataPipeline:
+    """The run's data: the training loader, the held-out splits and their transforms."""
+
+    name: str
+    description: str
+    fallback: bool
+    classes: list
+    transforms: Transforms
+    train_loader: BatchLoader
+    val_images: np.ndarray
+    val_labels: np.ndarray
+    test_images: np.ndarray
+    test_labels: np.ndarray
+    default_epochs: int
+
+    @property
+    def num_classes(self) -> int:
+        return len(self.classes)
+
+    def check_stats(self, arrays: dict) -> None:
+        """A resumed run must see the data it started with."""
+        mean = self.transforms.stats.mean_image
+        saved = arrays["mean_image"]
+        if saved.shape != mean.shape or not np.allclose(saved, mean, atol=1e-3):
+            raise ValueError("the checkpoint's mean image differs from this dataset's: resume with the same "
+                             "--dataset/--data as the run that wrote it")
+
+    def banner(self, final: bool = False) -> str:
+        if not self.fallback:
+            return "" if final else f"data: {self.description}"
+        line = ("NOTE: no CIFAR-10 found in data/, so this run used the small 8x8 handwritten-digits set that "
+                "ships with ScratchNet (upsampled to 32x32), not CIFAR-10. Get CIFAR-10 with "
+                "`scratchnet data get cifar10`, or pass --data PATH.")
+        return line if final else "=" * 100 + "\n" + line + "\n" + "=" * 100
+
+    def progress(self, epoch: int, epochs: int, steps: int, first_step: int):
+        return Progress(f"epoch {epoch + 1}/{epochs}", steps, first_step, self.train_loader.batch_size)
+
+
+class Progress:
+    """A tqdm bar on a terminal; plain lines (at most one per 10 s) when output goes to a file or pipe."""
+
+    def __init__(self, label: str, total: int, done: int, batch_size: int):
+        self.label, self.total, self.done, self.batch_size = label, total, done, batch_size
+        self.started = time.perf_counter()
+        self.start_done = done
+        self.last_line = 0.0
+        self.bar = None
+        if sys.stderr.isatty():
+            from tqdm import tqdm
+
+            self.bar = tqdm(total=total, initial=done, desc=label, unit="step", leave=False, dynamic_ncols=True)
+
+    def update(self, steps: int, loss: float, top1: float) -> None:
+        self.done += steps
+        elapsed = time.perf_counter() - self.started
+        rate = (self.done - self.start_done) * self.batch_size / max(elapsed, 1e-9)
+        if self.bar is not None:
+            self.bar.update(steps)
+            self.bar.set_postfix(loss=f"{loss:.3f}", top1=f"{top1:.1%}", img_s=f"{rate:.0f}")
+            return
+        now = time.perf_counter()
+        if now - self.last_line >= 10 or self.done == self.total:
+            self.last_line = now
+            eta = (self.total - self.done) * self.batch_size / max(rate, 1e-9)
+            print(f"  {self.label} step {self.done}/{self.total}: loss {loss:.4f}, top-1 {top1:.2%}, "
+                  f"{rate:.0f} img/s, ETA {eta:.0f} s", flush=True)
+
+    def close(self) -> None:
+        if self.bar is not None:
+            self.bar.close()
+
+
+def resolve_dataset(settings):
+    """(dataset, fallback?) for --dataset/--data: with neither, CIFAR-10 in data/, else the bundled digits."""
+    if settings.data is None and settings.dataset == "auto":
+        found = find_default_cifar10()
+        if found is None:
+            return load_digits(), True
+        return load_dataset("cifar10", found), False
+    return load_dataset(settings.dataset, settings.data), False
+
+
+def build_pipeline(settings, config, print_fn=print, stats: Preprocessing | None = None) -> DataPipeline:
+    """Load, fit to the model, split, and fit the statistics (or take ``stats`` from a checkpoint)."""
+    augment = parse_augment(settings.augment)
+    dataset, fallback = resolve_dataset(settings)
+    stored = stored_size_for(config)
+    train_x, test_x = to_rgb(dataset.train_x), to_rgb(dataset.test_x)
+    if train_x.shape[1:3] != (stored, stored):
+        print_fn(f"resizing {dataset.name} images from {train_x.shape[1]}x{train_x.shape[2]} to {stored}x{stored} "
+                 f"for the {config.name} model")
+        train_x, test_x = resize_images(train_x, stored), resize_images(test_x, stored)
+    # A fixed permutation, independent of --seed, so every run validates on the same images.
+    order = np.random.default_rng(20120101).permutation(len(train_x))
+    val_size = settings.val_size if settings.val_size is not None else min(5000, len(train_x) // 10)
+    if not 0 < val_size < len(train_x):
+        raise ValueError(f"--val-size {val_size} must be between 1 and {len(train_x) - 1}")
+    train_idx = order[val_size:] if settings.limit_train is None else order[val_size:val_size + settings.limit_train]
+    val_idx, train_idx = np.sort(order[:val_size]), np.sort(train_idx)
+    train_images, train_labels = train_x[train_idx], dataset.train_y[train_idx]
+    transforms = Transforms.build(stats or Preprocessing.fit(train_images), config.input_size, augment)
+    return DataPipeline(
+        name=dataset.name, description=f"{dataset.name} from {dataset.source}: {len(train_idx):,} training, "
+                                        f"{val_size:,} validation, {len(test_x):,} test images",
+        fallback=fallback, classes=list(dataset.classes), transforms=transforms,
+        train_loader=BatchLoader(train_images, train_labels, settings.batch_size, transforms.train,
+                                 shuffle=True, seed=settings.seed),
+        val_images=train_x[val_idx], val_labels=dataset.train_y[val_idx], test_images=test_x,
+        test_labels=dataset.test_y, default_epochs=DEFAULT_EPOCHS.get(dataset.name, DEFAULT_EPOCHS_OTHER))
