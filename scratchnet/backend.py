@@ -176,7 +176,7 @@ def _load_cupy():
     return cupy, count
 
 
-def parse_devices(spec: str, towers: int = 1, gpu_module_loader=_load_cupy) -> list[Device]:
+def parse_devices(spec: str, towers: int = 1, gpu_module_loader=None) -> list[Device]:
     """One ``Device`` per tower from a ``--device`` value.
 
     ``cpu``: every tower on the host. ``gpu`` / ``gpu:K``: every tower on GPU 0
@@ -199,7 +199,7 @@ def parse_devices(spec: str, towers: int = 1, gpu_module_loader=_load_cupy) -> l
             f"{spec!r} names {len(ids)} GPUs but the model has {towers} tower(s); "
             "name one GPU per tower (gpu:0,1 needs --towers 2)."
         )
-    xp, count = gpu_module_loader()
+    xp, count = (gpu_module_loader or _load_cupy)()
     for gpu_id in ids:
         if not 0 <= gpu_id < count:
             raise DeviceError(

@@ -24,20 +24,20 @@ def evaluate(model, images: np.ndarray, labels: np.ndarray, transforms, *, batch
     if ten_crop:
         batch_size = max(1, batch_size // 10)
     loss_sum, top1, top5 = [], [], []
-    for start in range(0, len(images), batch_size):
-        chunk = images[start:start + batch_size]
-        labels_dev = device.put(labels[start:start + batch_size])
-        if ten_crop:
-            logits = model.forward(device.put(transforms.ten_crop(chunk)), train=False)
-            log_p = log_softmax(logits).reshape(len(chunk), 10, -1)
-            log_p = xp.log(xp.exp(log_p).mean(axis=1))
-        else:
-            log_p = log_softmax(model.forward(device.put(transforms.eval(chunk)), train=False))
-        loss_sum.append(-log_p[xp.arange(len(chunk)), labels_dev].sum())
-        top1.append(topk_correct(log_p, labels_dev, 1))
-        top5.append(topk_correct(log_p, labels_dev, 5))
-    count = len(images)
-    totals = to_host(xp.stack([xp.stack(loss_sum).sum(), xp.stack(top1).sum().astype(log_p.dtype),
-                               xp.stack(top5).sum().astype(log_p.dtype)]))
+    with device:
+        for start in range(0, len(images), batch_size):
+            chunk = images[start:start + batch_size]
+            labels_dev = device.put(labels[start:start + batch_size])
+            if ten_crop:
+                log_p = log_softmax(model.forward(transforms.ten_crop(chunk), train=False)).reshape(len(chunk), 10, -1)
+                log_p = xp.log(xp.exp(log_p).mean(axis=1))
+            else:
+                log_p = log_softmax(model.forward(transforms.eval(chunk), train=False))
+            loss_sum.append(-log_p[xp.arange(len(chunk)), labels_dev].sum())
+            top1.append(topk_correct(log_p, labels_dev, 1))
+            top5.append(topk_correct(log_p, labels_dev, 5))
+        count = len(images)
+        totals = to_host(xp.stack([xp.stack(loss_sum).sum(), xp.stack(top1).sum().astype(log_p.dtype),
+                                   xp.stack(top5).sum().astype(log_p.dtype)]))
     return {"loss": float(totals[0]) / count, "top1": float(totals[1]) / count, "top5": float(totals[2]) / count,
             "count": count}

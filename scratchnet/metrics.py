@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from .backend import get_array_module
+from .backend import device_of, get_array_module
 
 
 def topk_correct(logits, labels, k: int):
@@ -14,6 +14,7 @@ def topk_correct(logits, labels, k: int):
     """
     xp = get_array_module(logits)
     k = min(k, logits.shape[1])
-    label_scores = logits[xp.arange(logits.shape[0]), labels]
-    beaten_by = (logits > label_scores[:, None]).sum(axis=1)
-    return (beaten_by < k).sum()
+    with device_of(logits):
+        label_scores = logits[xp.arange(logits.shape[0]), labels]
+        beaten_by = (logits > label_scores[:, None]).sum(axis=1)
+        return (beaten_by < k).sum()

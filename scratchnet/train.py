@@ -194,11 +194,10 @@ class Trainer:
         progress = self.pipeline.progress(epoch, self.epochs, steps, first_step)
         for step, (images, labels) in enumerate(loader.epoch(epoch, start_batch=first_step), start=first_step):
             self.model.reseed_dropout(epoch * steps + step)
-            images_dev = self.devices[0].put(images)
             labels_dev = self.devices[0].put(labels)
             # Overflow on the way to a NaN loss is reported once, by _read_pending, not per operation.
             with np.errstate(over="ignore", invalid="ignore"):
-                logits = self.model.forward(images_dev, train=True)
+                logits = self.model.forward(images, train=True)  # the model copies it to each tower's device
                 loss = self.criterion.forward(logits, labels_dev)
                 self.model.backward(self.criterion.backward())
                 self.optimizer.step(self.model.grads())
@@ -237,7 +236,9 @@ class Trainer:
         return False
 
     def _read_pending(self, pending, sums, epoch, progress) -> None:
-        losses = to_host(self.model.devices[0].xp.stack([p[1] for p in pending]))
+        with self.devices[0]:
+            losses = to_host(self.devices[0].xp.stack([p[1] for p in pending]))
+            counts = to_host(self.devices[0].xp.stack([p[2] for p in pending] + [p[3] for p in pending]))
         bad = np.flatnonzero(~np.isfinite(losses))
         if bad.size:
             step = pending[bad[0]][0]
@@ -245,7 +246,6 @@ class Trainer:
                 f"the loss became {losses[bad[0]]} at epoch {epoch + 1}, step {step + 1}; training stopped and the "
                 f"last good checkpoint ({self.out / CHECKPOINT_NAME}, if an epoch finished) was kept. "
                 f"Try a smaller --lr (now {self.optimizer.lr:g}).")
-        counts = to_host(self.model.devices[0].xp.stack([p[2] for p in pending] + [p[3] for p in pending]))
         batch_sizes = np.array([p[4] for p in pending])
         sums["loss"] += float((losses * batch_sizes).sum())
         sums["top1"] += int(counts[:len(pending)].sum())

@@ -2,6 +2,7 @@
 
 import io
 import struct
+import tarfile
 import warnings
 import zlib
 
@@ -179,10 +180,18 @@ def test_tarball_decodes_in_memory_like_the_folder(tmp_path, broken_tree):
 
 def test_truncated_archive_is_a_data_error(tmp_path):
     write_image_tree(tmp_path / "tree", ("a",), {"train": 2, "test": 2})
-    archive = tarball_of(tmp_path / "tree", tmp_path / "tree.tar.gz")
-    archive.write_bytes(archive.read_bytes()[:300])
-    with pytest.raises(DataError, match="cannot read the archive"):
-        decode_image_tarball(archive, size=None)
+    packed = tarball_of(tmp_path / "tree", tmp_path / "tree.tar.gz")
+    packed.write_bytes(packed.read_bytes()[:300])
+    with pytest.raises(DataError, match=r"tree\.tar\.gz: cannot read the archive"):
+        decode_image_tarball(packed, size=None)
+    # a plain tar cut exactly after a member: every header left is whole, only the end is missing
+    plain = tarball_of(tmp_path / "tree", tmp_path / "tree.tar")
+    with tarfile.open(plain) as archive:
+        first_test = next(m for m in archive.getmembers() if m.isfile() and "/test/" in f"/{m.name}")
+        cut = first_test.offset_data + -(-first_test.size // 512) * 512
+    plain.write_bytes(plain.read_bytes()[:cut])
+    with pytest.raises(DataError, match=r"tree\.tar: cannot read the archive.*cut short"):
+        decode_image_tarball(plain, size=None)
 
 
 def test_cache_is_written_once_and_reused(tmp_path, monkeypatch):
@@ -224,3 +233,13 @@ def test_damaged_cache_is_replaced_not_trusted(tmp_path):
     assert again.train_x.shape == (1, 32, 32, 3)
     with np.load(cache_file, allow_pickle=False) as saved:      # rewritten whole
         assert saved["train_x"].shape == (1, 32, 32, 3)
+
+
+def test_float_images_are_refused_with_the_reason():
+    from scratchnet.data.image_decode import ImageDecodeError, decode_image
+
+    buffer = io.BytesIO()
+    Image.fromarray(np.zeros((4, 4), np.float32), "F").save(buffer, "TIFF")
+    with pytest.raises(ImageDecodeError, match=r"depth\.tif: cannot decode image \(32-bit float") as caught:
+        decode_image(buffer.getvalue(), None, "depth.tif")
+    assert caught.value.origin == "depth.tif" and isinstance(caught.value, DataError)

@@ -112,6 +112,14 @@ def test_breaking_out_early_stops_the_worker(data):
     assert _loader_threads() == []
 
 
+def test_an_error_in_the_training_step_stops_the_worker(data):
+    loader = BatchLoader(*data, 2, _augment(data))
+    with pytest.raises(ZeroDivisionError):
+        for _ in loader.epoch(0):
+            1 / 0                                           # the training step fails
+    assert _loader_threads() == []
+
+
 def test_bad_arguments_are_explained(data):
     x, y = data
     with pytest.raises(DataError, match="images \\(N, H, W, C\\) and labels"):

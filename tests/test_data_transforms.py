@@ -6,9 +6,10 @@ import pytest
 from scratchnet.data import DataError
 from scratchnet.data.transforms import (EvalTransform, PCAColor, Preprocessing, TrainTransform,
                                         average_crop_softmax, center_crop, channel_mean_std,
-                                        fit_pca_color, hflip, mean_image, pca_color_offsets,
-                                        random_crop_flip, resize_images, rgb_covariance, softmax,
-                                        ten_crop, to_float_nchw, to_rgb)
+                                        fit_pca_color, hflip, mean_image, normalize_channels,
+                                        pad_images, pca_color_offsets, random_crop_flip,
+                                        resize_images, rgb_covariance, softmax,
+                                        subtract_mean_image, ten_crop, to_float_nchw, to_rgb)
 
 
 @pytest.fixture
@@ -43,6 +44,11 @@ def test_centring_statistics_match_numpy(images):
     mu, sigma = channel_mean_std(images)
     np.testing.assert_allclose(mu, images.reshape(-1, 3).mean(axis=0), rtol=1e-6)
     np.testing.assert_allclose(sigma, images.reshape(-1, 3).std(axis=0), rtol=1e-5)
+    centred = subtract_mean_image(images, mean_image(images))
+    assert centred.dtype == np.float32 and np.abs(centred.mean(axis=0)).max() < 1e-3
+    standard = normalize_channels(images, mu, sigma)
+    assert standard.dtype == np.float32
+    np.testing.assert_allclose(standard.reshape(-1, 3).std(axis=0), 1, rtol=1e-4)
     pixels01 = images.reshape(-1, 3) / 255.0
     np.testing.assert_allclose(rgb_covariance(images), np.cov(pixels01.T, bias=True), rtol=1e-9)
 
@@ -58,6 +64,14 @@ def test_crops_and_flips(images, rng):
         assert any(np.array_equal(crop, w) for w in windows)
     with pytest.raises(DataError, match="crop 13x13 does not fit images of 12x10"):
         random_crop_flip(images, 13, rng)
+
+
+def test_padding_adds_zero_borders(images):
+    padded = pad_images(images, 2)
+    assert padded.shape == (6, 16, 14, 3)
+    np.testing.assert_array_equal(padded[:, 2:-2, 2:-2], images)
+    assert padded[:, :2].max() == 0 and padded[:, :, -2:].max() == 0
+    assert pad_images(images, 0) is images
 
 
 def test_padded_crop_shifts_by_at_most_pad(rng):

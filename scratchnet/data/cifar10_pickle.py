@@ -23,13 +23,13 @@ import importlib
 import io
 import os
 import pickle
-import tarfile
 from pathlib import Path, PurePosixPath
 
 import numpy as np
 
 from .dataset import Dataset
 from .errors import DataError
+from .tar_reading import tar_members
 
 CIFAR10_CLASSES = ["airplane", "automobile", "bird", "cat", "deer",
                    "dog", "frog", "horse", "ship", "truck"]
@@ -159,13 +159,7 @@ def load_cifar10_pickle_tarball(path: str | os.PathLike) -> Dataset:
     path = Path(os.path.abspath(path))
     wanted = {*TRAIN_BATCHES, TEST_BATCH, META_FILE}
     files = {}
-    try:
-        with tarfile.open(path, mode="r|*") as archive:
-            for member in archive:
-                name = PurePosixPath(member.name).name
-                if member.isfile() and name in wanted:
-                    files[name] = (archive.extractfile(member).read(), f"{path}:{member.name}")
-    except (tarfile.TarError, EOFError, OSError) as exc:
-        raise DataError(f"{path}: cannot read the archive ({type(exc).__name__}: {exc}); "
-                        f"download it again with `scratchnet data get cifar10`") from exc
+    for member, data in tar_members(path, lambda m: PurePosixPath(m.name).name in wanted):
+        if data is not None:
+            files[PurePosixPath(member.name).name] = (data, f"{path}:{member.name}")
     return assemble(files, str(path), "cifar10-pickle-tarball")

@@ -136,9 +136,11 @@ def decode_image(data: bytes, size: int | None, origin: str) -> DecodedImage:
         if size is not None:
             img, resized = shorter_side_then_center_crop(img, size)
         pixels = np.asarray(img, dtype=np.uint8)
+    except ImageDecodeError:
+        raise
     except UnidentifiedImageError as exc:
         raise ImageDecodeError(origin, "not a recognised image format") from exc
-    except (OSError, ValueError, SyntaxError) as exc:     # truncated, corrupt, bad header
+    except (OSError, ValueError, SyntaxError, Image.DecompressionBombError) as exc:  # truncated, corrupt
         raise ImageDecodeError(origin, f"{type(exc).__name__}: {exc}") from exc
     if pixels.ndim != 3 or pixels.shape[2] != 3:
         raise ImageDecodeError(origin, f"decoded to shape {pixels.shape}, expected (H, W, 3)")

@@ -1,17 +1,15 @@
 """Read an image-folder tree straight out of a tarball (.tar, .tar.gz, .tar.xz, ...).
 
-Members are decoded with Pillow from the tar stream, one after the other;
-nothing is extracted to disk. The tree may sit under a top folder
+Members are decoded with Pillow from memory, one after the other, in
+archive order; nothing is extracted to disk, and a truncated archive raises
+(see ``tar_reading``). The tree may sit under a top folder
 (``cifar10/train/airplane/0000.jpg``) as long as every member shares it.
 The same rules as an image folder on disk apply (see ``image_tree``).
 """
 
 from __future__ import annotations
 
-import lzma
 import os
-import tarfile
-import zlib
 from pathlib import Path, PurePosixPath
 
 from tqdm.auto import tqdm
@@ -19,6 +17,7 @@ from tqdm.auto import tqdm
 from .dataset import Dataset
 from .errors import DataError
 from .image_tree import KNOWN_SPLITS, ImageTreeBuilder
+from .tar_reading import tar_members
 
 TAR_SUFFIXES = (".tar", ".tar.gz", ".tgz", ".tar.xz", ".txz", ".tar.bz2", ".tbz2", ".tbz")
 
@@ -63,35 +62,36 @@ def decode_image_tarball(path: str | os.PathLike, size: int | None = 256, *,
                         f"tree train/<class>/<image> and test/<class>/<image>")
     builder = ImageTreeBuilder(str(path), size, skip_bad)
     prefix: tuple[str, ...] | None = None
-    try:
-        with tarfile.open(path, mode="r|*") as archive:        # stream: no seeking, no extraction
-            members = tqdm(archive, desc=f"decoding {path.name}", unit="member",
-                           disable=not progress)
-            for member in members:
-                located = split_member_path(member.name)
-                origin = f"{path}:{member.name}"
-                if located is None:
-                    if member.isfile():
-                        builder.ignore(origin)
-                    continue
-                parts, index = located
-                if prefix is None:
-                    prefix = parts[:index]
-                elif parts[:index] != prefix:
-                    raise DataError(f"{path}: holds more than one tree ({'/'.join(prefix) or '.'} "
-                                    f"and {'/'.join(parts[:index]) or '.'}); expected a single "
-                                    f"train/ and test/ tree")
-                split, inside = parts[index], parts[index + 1:]
-                if any(part.startswith(".") for part in inside):
-                    continue
-                if member.isdir() and len(inside) == 1:
-                    builder.add_class_folder(split, inside[0])
-                elif member.isfile() and len(inside) >= 2:
-                    data = archive.extractfile(member).read()
-                    builder.add_file(split, inside[0], "/".join(inside[1:]), origin, data)
-                elif member.isfile():
-                    builder.ignore(origin)
-    except (tarfile.TarError, EOFError, lzma.LZMAError, zlib.error, OSError) as exc:
-        raise DataError(f"{path}: cannot read the archive ({type(exc).__name__}: {exc}); "
-                        f"it may be truncated or not a tar file; download it again") from exc
+
+    def is_image_candidate(member) -> bool:
+        """Read the bytes only of files that sit inside a class folder of a split."""
+        located = split_member_path(member.name)
+        return located is not None and len(located[0]) - located[1] >= 3
+
+    members = tar_members(path, is_image_candidate)
+    for member, data in tqdm(members, desc=f"decoding {path.name}", unit="member",
+                             disable=not progress):
+        located = split_member_path(member.name)
+        origin = f"{path}:{member.name}"
+        if located is None:
+            if member.isfile():
+                builder.ignore(origin)
+            continue
+        parts, index = located
+        if prefix is None:
+            prefix = parts[:index]
+        elif parts[:index] != prefix:
+            members.close()
+            raise DataError(f"{path}: holds more than one tree ({'/'.join(prefix) or '.'} and "
+                            f"{'/'.join(parts[:index]) or '.'}); expected a single train/ and "
+                            f"test/ tree")
+        split, inside = parts[index], parts[index + 1:]
+        if any(part.startswith(".") for part in inside):
+            continue
+        if member.isdir() and len(inside) == 1:
+            builder.add_class_folder(split, inside[0])
+        elif member.isfile() and len(inside) >= 2:
+            builder.add_file(split, inside[0], "/".join(inside[1:]), origin, data)
+        elif member.isfile():
+            builder.ignore(origin)
     return builder.build(name or tarball_stem(path), "image-folder-tarball")

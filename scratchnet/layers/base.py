@@ -20,6 +20,7 @@ class Layer:
     def __init__(self):
         self.params: dict = {}
         self.grads: dict = {}
+        self._buffers: dict = {}
 
     def forward(self, x, train: bool = True):
         raise NotImplementedError
@@ -48,6 +49,18 @@ class Layer:
         self.params = {name: value.astype(dtype) for name, value in self.params.items()}
         self.grads = {name: value.astype(dtype) for name, value in self.grads.items()}
         return self
+
+    def buffer(self, name: str, shape: tuple, dtype, xp):
+        """A scratch array kept across steps (uninitialised), reallocated only when its shape or dtype changes.
+
+        Large temporaries such as im2col columns are the same size every step;
+        reusing them spares the allocator and the page faults of fresh memory.
+        """
+        array = self._buffers.get(name)
+        if array is None or array.shape != tuple(shape) or array.dtype != dtype or get_array_module(array) is not xp:
+            array = xp.empty(shape, dtype=dtype)
+            self._buffers[name] = array
+        return array
 
     def _init_grads(self) -> None:
         self.grads = {name: get_array_module(value).zeros_like(value) for name, value in self.params.items()}
