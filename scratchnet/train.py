@@ -50,6 +50,7 @@ class TrainSettings:
     decay_biases: bool = True
     schedule: str = "plateau"
     patience: int = 2
+    step_every: int = 10                # step schedule: divide by 10 every this many epochs
     device: str = "cpu"
     towers: int | None = None           # None: the configuration's (2 for every built-in one)
     seed: int = 0
@@ -70,6 +71,8 @@ class TrainSettings:
                   ("--batch-size", self.batch_size, self.batch_size >= 1, "at least 1"),
                   ("--lr", self.lr, self.lr > 0 and math.isfinite(self.lr), "a positive number"),
                   ("--log-every", self.log_every, self.log_every >= 1, "at least 1"),
+                  ("--patience", self.patience, self.patience >= 1, "at least 1"),
+                  ("--step-every", self.step_every, self.step_every >= 1, "at least 1"),
                   ("--limit-train", self.limit_train, self.limit_train is None or self.limit_train >= 1, "at least 1")]
         for flag, value, ok, expected in checks:
             if not ok:
@@ -101,8 +104,8 @@ class Trainer:
         self.model.set_concurrent_towers(settings.concurrent_towers)
         self.optimizer = SGD(self.model.params(), lr=settings.lr, momentum=settings.momentum,
                              weight_decay=settings.weight_decay, decay_biases=settings.decay_biases)
-        self.schedule = make_schedule(settings.schedule, settings.lr,
-                                      **({"patience": settings.patience} if settings.schedule == "plateau" else {}))
+        schedule_options = {"plateau": {"patience": settings.patience}, "step": {"every": settings.step_every}}
+        self.schedule = make_schedule(settings.schedule, settings.lr, **schedule_options.get(settings.schedule, {}))
         self.criterion = SoftmaxCrossEntropy()
         self.out = Path(settings.out) if settings.out else default_out_dir(settings)
         self.epochs = settings.epochs if settings.epochs is not None else self.pipeline.default_epochs

@@ -9,7 +9,7 @@ IDENTITY_FLAGS = {
     "model": "--model", "dataset": "--dataset", "data": "--data", "batch_size": "--batch-size", "lr": "--lr",
     "towers": "--towers", "seed": "--seed", "augment": "--augment", "schedule": "--schedule",
     "val_size": "--val-size", "limit_train": "--limit-train", "momentum": "--momentum",
-    "weight_decay": "--weight-decay",
+    "weight_decay": "--weight-decay", "patience": "--patience", "step_every": "--step-every",
 }
 MODEL_OPTION_FLAGS = {"activation": "--activation", "lrn": "--no-lrn", "pool": "--pool", "groups": "--groups",
                       "conv_width": "--conv-width", "dropout": "--dropout"}
@@ -56,6 +56,8 @@ def register(subparsers) -> None:
                        help="plateau: divide by 10 when validation error stops improving (at most 3 times)")
     optim.add_argument("--patience", type=int, default=defaults.patience,
                        help="plateau: epochs without improvement before the rate is divided")
+    optim.add_argument("--step-every", type=int, default=defaults.step_every,
+                       help="step: divide the rate by 10 every this many epochs")
 
     data = parser.add_argument_group("data and evaluation")
     data.add_argument("--augment", default=defaults.augment,
@@ -89,7 +91,8 @@ def settings_from_args(args) -> TrainSettings:
     return TrainSettings(
         model=args.model, dataset=args.dataset, data=args.data, epochs=args.epochs, batch_size=args.batch_size,
         lr=args.lr, momentum=args.momentum, weight_decay=args.weight_decay, decay_biases=not args.no_bias_decay,
-        schedule=args.schedule, patience=args.patience, device=args.device, towers=args.towers, seed=args.seed,
+        schedule=args.schedule, patience=args.patience, step_every=args.step_every, device=args.device,
+        towers=args.towers, seed=args.seed,
         out=args.out, augment=args.augment, val_size=args.val_size, limit_train=args.limit_train,
         log_every=args.log_every, ten_crop=args.ten_crop, concurrent_towers=args.concurrent_towers,
         model_options=options)

@@ -122,5 +122,5 @@ def col2im(cols, x_shape, kernel: int, stride: int = 1, pad: int = 0):
     n, c, h, w = x_shape
     oh = conv_output_size(h, kernel, stride, pad)
     ow = conv_output_size(w, kernel, stride, pad)
-    cols = cols.reshape(c * kernel * kernel, n * oh * ow)
+    cols = np.ascontiguousarray(cols.reshape(c * kernel * kernel, n * oh * ow))
     return _col2im(cols, n, c, h, w, kernel, stride, pad, oh, ow)

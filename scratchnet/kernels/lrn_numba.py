@@ -123,9 +123,9 @@ def _lrn_backward(dy, x, y, scale, half, beta, coef, block, dx):
 
 
 def _planes(a):
-    """(N, C, H, W) -> (N, C, H*W), a view when a is C-contiguous."""
+    """(N, C, H, W) -> C-contiguous (N, C, H*W): a view when a is C-contiguous."""
     n, c, h, w = a.shape
-    return a.reshape(n, c, h * w)
+    return np.ascontiguousarray(a).reshape(n, c, h * w)
 
 
 def lrn_forward(x, size: int, alpha: float, beta: float, k: float):

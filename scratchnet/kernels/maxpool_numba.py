@@ -74,11 +74,11 @@ def maxpool_forward(x, size: int, stride: int, pad: int = 0):
     ow = conv_output_size(w, size, stride, pad)
     y = np.empty((n, c, oh, ow), dtype=x.dtype)
     argmax = np.empty((n, c, oh, ow), dtype=np.uint8)
-    return _maxpool_forward(x, size, stride, pad, oh, ow, x.dtype.type(-np.inf), y, argmax)
+    return _maxpool_forward(np.ascontiguousarray(x), size, stride, pad, oh, ow, x.dtype.type(-np.inf), y, argmax)
 
 
 def maxpool_backward(dy, argmax, x_shape, size: int, stride: int, pad: int = 0):
     """dy (N, C, OH, OW) -> dx (N, C, H, W), in dy's dtype."""
     n, c, h, w = x_shape
     dx = np.empty((n, c, h, w), dtype=dy.dtype)
-    return _maxpool_backward(dy, argmax, size, stride, pad, h, w, dx)
+    return _maxpool_backward(np.ascontiguousarray(dy), np.ascontiguousarray(argmax), size, stride, pad, h, w, dx)

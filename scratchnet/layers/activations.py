@@ -10,13 +10,12 @@ class ReLU(Layer):
     """y = max(x, 0); dx = dy * [x > 0]. Keeps only the boolean mask."""
 
     def forward(self, x, train=True):
-        xp = get_array_module(x)
+        # maximum and a product with the mask: several times faster than where() in NumPy.
         self._mask = x > 0
-        return xp.where(self._mask, x, 0).astype(x.dtype, copy=False)
+        return get_array_module(x).maximum(x, 0)
 
     def backward(self, dy):
-        xp = get_array_module(dy)
-        dx = xp.where(self._mask, dy, 0).astype(dy.dtype, copy=False)
+        dx = dy * self._mask
         self._mask = None
         return dx
 
