@@ -20,6 +20,8 @@ COMMAND_MODULES = [
     "scratchnet.commands.train",
     "scratchnet.commands.evaluate",
     "scratchnet.data.cli",
+    "scratchnet.commands.reproduce",
+    "scratchnet.commands.bench",
 ]
 
 

@@ -7,20 +7,21 @@ from pathlib import Path
 import numpy as np
 
 
-def _pyplot():
-    import matplotlib
+def _figure(size):
+    """A matplotlib Figure drawn by the Agg canvas, without pyplot: a notebook's backend stays as it was."""
+    from matplotlib.backends.backend_agg import FigureCanvasAgg
+    from matplotlib.figure import Figure
 
-    matplotlib.use("Agg", force=False)
-    import matplotlib.pyplot as plt
-
-    return plt
+    figure = Figure(figsize=size)
+    FigureCanvasAgg(figure)
+    return figure
 
 
 def plot_history(history: list[dict], path: str | Path) -> Path:
     """Loss and top-1 error per epoch, training and validation, side by side."""
-    plt = _pyplot()
     epochs = [record["epoch"] for record in history]
-    fig, (ax_loss, ax_err) = plt.subplots(1, 2, figsize=(9, 3.4))
+    fig = _figure((9, 3.4))
+    ax_loss, ax_err = fig.subplots(1, 2)
     ax_loss.plot(epochs, [r["train_loss"] for r in history], "o-", label="train")
     ax_loss.plot(epochs, [r["val_loss"] for r in history], "o-", label="validation")
     ax_loss.set(xlabel="epoch", ylabel="cross-entropy loss", title="loss")
@@ -32,7 +33,6 @@ def plot_history(history: list[dict], path: str | Path) -> Path:
         ax.legend()
     fig.tight_layout()
     fig.savefig(path, dpi=90)
-    plt.close(fig)
     return Path(path)
 
 

@@ -190,7 +190,7 @@ def test_dispatcher_switch(name, switch, fast_expected, monkeypatch):
 
 
 @pytest.mark.parametrize("name, module", [
-    ("col2im", im2col_numba), ("lrn_forward", lrn_numba), ("lrn_backward", lrn_numba),
+    ("im2col", im2col_numba), ("col2im", im2col_numba), ("lrn_forward", lrn_numba), ("lrn_backward", lrn_numba),
     ("maxpool_forward", maxpool_numba), ("maxpool_backward", maxpool_numba),
 ])
 def test_dispatcher_loads_the_numba_kernel_on_first_call(name, module, monkeypatch):

@@ -68,7 +68,10 @@ def test_lesson_runs(notebook: Path):
     pytest.importorskip("ipykernel")
 
     nb = nbformat.read(notebook, as_version=4)
-    env = dict(os.environ, SCRATCHNET_LESSON_QUICK="1")
+    # One thread each for BLAS and Numba: the lessons' small arrays run fastest so, and a
+    # kernel beside pytest would otherwise oversubscribe the cores.
+    env = dict(os.environ, SCRATCHNET_LESSON_QUICK="1", OMP_NUM_THREADS="1", OPENBLAS_NUM_THREADS="1",
+               NUMBA_NUM_THREADS="1")
     client = nbclient.NotebookClient(
         nb,
         timeout=CELL_TIMEOUT_S,

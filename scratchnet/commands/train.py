@@ -2,6 +2,10 @@
 
 from __future__ import annotations
 
+import os
+import signal
+import subprocess
+
 from ..train import TrainSettings
 
 # Flags that shape the run; with --resume they must agree with the checkpoint.
@@ -44,6 +48,10 @@ def register(subparsers) -> None:
                                 "(default: the configuration's, 2)")
     run_group.add_argument("--seed", type=int, default=defaults.seed, help="seeds init, shuffling, augmentation, dropout")
     run_group.add_argument("--out", metavar="DIR", default=None, help="run folder (default: runs/MODEL-TIMESTAMP)")
+    run_group.add_argument("--workers", type=int, metavar="K", default=None,
+                           help="data parallelism: K processes, each with a replica of the model and 1/K of every "
+                                "batch, gradients averaged before each step; the same as mpiexec -n K scratchnet "
+                                "train (needs the 'mpi' extra). --batch-size stays the global batch")
     run_group.add_argument("--resume", metavar="DIR", default=None,
                            help="continue the run in DIR (its checkpoint.npz) where it stopped; --epochs may extend it")
 
@@ -116,16 +124,59 @@ def check_resume_flags(argv: list[str], given: TrainSettings, saved: dict) -> No
                          ". Resume without them, or start a new run with --out")
 
 
+def launch_workers(workers: int, argv: list[str], settings: TrainSettings, resume: str | None) -> int:
+    """``--workers K`` outside mpiexec: run this same command as K MPI processes and wait for them."""
+    from ..distributed import launch_command
+
+    if resume is None:  # e.g. a batch that does not split K ways: said once, before starting K processes
+        settings.workers = workers
+        settings.validate()
+    command = launch_command(workers, argv)
+    env = dict(os.environ)
+    for name in THREAD_VARIABLES:  # K workers share the cores: BLAS and Numba threads per worker, unless set
+        env.setdefault(name, str(max(1, (os.cpu_count() or 1) // workers)))
+    print(f"scratchnet train: starting {workers} workers: {' '.join(command)}", flush=True)
+    # Ctrl-C reaches the workers (mpiexec forwards it); this process only waits for them to finish.
+    previous = signal.signal(signal.SIGINT, signal.SIG_IGN)
+    try:
+        return subprocess.call(command, env=env)
+    finally:
+        signal.signal(signal.SIGINT, previous)
+
+
+THREAD_VARIABLES = ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS", "NUMBA_NUM_THREADS")
+
+
 def run(args) -> int:
+    from ..backend import DeviceError
     from ..checkpoint import load_checkpoint
-    from ..train import TrainingStopped, train
+    from ..distributed import for_device, init_communicator, launched_size
+    from ..train import Trainer, TrainingStopped
 
     settings = settings_from_args(args)
-    if args.resume:
-        check_resume_flags(args.argv, settings, load_checkpoint(args.resume)["meta"]["settings"])
+    if args.workers is not None and args.workers > 1 and launched_size() == 1:
+        return launch_workers(args.workers, args.argv, settings, args.resume)
+    comm = init_communicator()
+    trainer, error = None, None
+    try:  # on every worker; a failure on any of them is reported once, by rank 0
+        settings.workers = comm.size if args.workers is None else args.workers
+        if args.resume:
+            check_resume_flags(args.argv, settings, load_checkpoint(args.resume)["meta"]["settings"])
+        comm, settings.device = for_device(comm, settings.device)
+        trainer = Trainer(settings, resume=args.resume, comm=comm)
+    except (DeviceError, ValueError, FileNotFoundError) as exc:
+        error = exc
+    failures = [(rank, message) for rank, message in enumerate(comm.allgather(error and str(error))) if message]
+    if failures:
+        if not comm.is_root:
+            return 2
+        if error is not None:
+            raise error
+        raise ValueError(f"worker {failures[0][0]}: {failures[0][1]}")
     try:
-        result = train(settings, resume=args.resume)
+        result = trainer.run()
     except TrainingStopped as exc:
-        print(f"scratchnet train: stopped: {exc}")
+        if comm.is_root:
+            print(f"scratchnet train: stopped: {exc}")
         return 1
     return 130 if result.get("interrupted") else 0

@@ -45,15 +45,23 @@ _U = numba.uint64
 @numba.njit(inline="always")
 def _gather(dst, at, src, start, step, count):
     """dst[at + t] = src[start + t * step] for t < count (unsigned indices)."""
-    for t in range(count):
-        dst[at + t] = src[start + t * step]
+    if step == 1:  # a plain copy: contiguous vector loads instead of gathers
+        for t in range(count):
+            dst[at + t] = src[start + t]
+    else:
+        for t in range(count):
+            dst[at + t] = src[start + t * step]
 
 
 @numba.njit(inline="always")
 def _scatter_add(dst, start, step, src, at, count):
     """dst[start + t * step] += src[at + t] for t < count (unsigned indices)."""
-    for t in range(count):
-        dst[start + t * step] += src[at + t]
+    if step == 1:
+        for t in range(count):
+            dst[start + t] += src[at + t]
+    else:
+        for t in range(count):
+            dst[start + t * step] += src[at + t]
 
 
 @numba.njit(parallel=True, cache=True)

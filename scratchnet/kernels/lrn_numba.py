@@ -15,8 +15,9 @@ What the compiled loops do differently from the reference:
   negative in float32 and gives NaN);
 - ``a * scale^-0.75`` (the paper's beta) is ``a / (sqrt(scale) sqrt(sqrt(scale)))``:
   two square roots and a division vectorise, a general ``pow`` does not;
-- parallel over blocks of (image, channels); the backward computes each
-  block's t_j once into a small scratch buffer, halo channels included.
+- the forward runs in parallel over the (n, c) planes, each summing its
+  window's squares; the backward over (n, block of channels), each block
+  computing its t_j once into a small scratch buffer, halo channels included.
 
 float32 stays float32 (alpha, beta, k are cast to the input's dtype, as
 NumPy does with Python scalars), float64 stays float64.

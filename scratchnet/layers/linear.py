@@ -35,11 +35,16 @@ class Linear(Layer):
         check_shape(self, x, f"(N, {self.in_features})", 2, axis=1, size=self.in_features)
         self._check_dtype(x)
         self._x = x
-        return x @ self.params["W"] + self.params["b"]
+        xp = get_array_module(x)
+        # (W^T x^T)^T rather than x W: OpenBLAS is slow and erratic with the batch as the
+        # row dimension (measured 2-10x faster at fc6-fc8 sizes on a busy 2-core machine).
+        y = xp.ascontiguousarray((self.params["W"].T @ x.T).T)
+        y += self.params["b"]
+        return y
 
     def backward(self, dy):
         xp = get_array_module(dy)
         xp.matmul(self._x.T, dy, out=self.grads["W"])
         self.grads["b"][...] = dy.sum(axis=0)
         self._x = None
-        return dy @ self.params["W"].T
+        return xp.ascontiguousarray((self.params["W"] @ dy.T).T)

@@ -61,11 +61,16 @@ class AlexNet:
         for stage in reversed(self.stages):
             dys = stage.backward(dys)
 
-    def reseed_dropout(self, step: int) -> None:
-        """Draw the dropout masks of step ``step`` from (seed, step, layer): a resumed run redraws them exactly."""
+    def reseed_dropout(self, step: int, sample_offset: int = 0) -> None:
+        """Draw the dropout masks of step ``step`` per sample from (seed, step, layer, sample index).
+
+        A resumed run redraws them exactly, and a data-parallel worker whose
+        share of the global batch starts at ``sample_offset`` draws the same
+        rows a single worker would for those samples.
+        """
         for index, (_, layer) in enumerate(self.layers()):
             if isinstance(layer, Dropout):
-                layer.rng = np.random.default_rng([self.seed, step, index])
+                layer.reseed_per_sample((self.seed, step, index), sample_offset)
 
     def set_concurrent_towers(self, enabled: bool) -> None:
         for stage in self.stages:

@@ -18,8 +18,9 @@ outputs. Widths are the totals over both towers.
   128 x 3 x 3 = 1,152 features.
 - fc6 and fc7 1024 wide (the paper's 4096 would be 90% of the parameters and
   overfit 50,000 images); fc8 has 10 classes.
-- He initialisation, biases 0: the paper's N(0, 0.01) with biases of 1
-  trains this shallower-input net much more slowly (see lessons/08).
+- He initialisation, biases 0: the usual choice for a net trained from
+  scratch in minutes; ``init="paper"`` selects the paper's N(0, 0.01)
+  with biases of 1 for comparison.
 """
 
 from __future__ import annotations
