@@ -7,7 +7,7 @@ from pathlib import Path
 import numpy as np
 
 
-def _figure(size):
+def agg_figure(size):
     """A matplotlib Figure drawn by the Agg canvas, without pyplot: a notebook's backend stays as it was."""
     from matplotlib.backends.backend_agg import FigureCanvasAgg
     from matplotlib.figure import Figure
@@ -20,7 +20,7 @@ def _figure(size):
 def plot_history(history: list[dict], path: str | Path) -> Path:
     """Loss and top-1 error per epoch, training and validation, side by side."""
     epochs = [record["epoch"] for record in history]
-    fig = _figure((9, 3.4))
+    fig = agg_figure((9, 3.4))
     ax_loss, ax_err = fig.subplots(1, 2)
     ax_loss.plot(epochs, [r["train_loss"] for r in history], "o-", label="train")
     ax_loss.plot(epochs, [r["val_loss"] for r in history], "o-", label="validation")

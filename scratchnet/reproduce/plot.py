@@ -4,13 +4,13 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from ..viz import _figure
+from ..viz import agg_figure
 
 LINESTYLES = ("-", "--", ":", "-.")
 
 
 def plot_experiment(report: dict, path: str | Path) -> Path:
-    fig = _figure((9, 3.3))
+    fig = agg_figure((9, 3.3))
     curves, points = fig.subplots(1, 2)
     colours = {}
     for run in report["runs"]:
