@@ -78,12 +78,8 @@ def measure_in_this_process(framework: str, model: str, batch: int, threads: int
     """The child's work (see the module docstring). Imports only ``framework``."""
     from .runner import same_threads
 
-    try:
-        limits = same_threads(threads, use_torch=framework == "torch")
-        limits.__enter__()
-    except ValueError:  # no threadpoolctl: the BLAS keeps its own count, as in the parent
-        limits = same_threads(None, use_torch=framework == "torch")
-        limits.__enter__()
+    limits = same_threads(threads, use_torch=framework == "torch")
+    limits.__enter__()
     from ..models import make_config
     from .contenders import ScratchNetContender, TorchContender, make_batch
 

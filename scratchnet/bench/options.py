@@ -34,7 +34,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--towers", type=int, choices=(1, 2), default=argparse.SUPPRESS,
                         help="ScratchNet's layout: 1 device with groups=2, or 2 towers (unset: the configuration's, 2)")
     parser.add_argument("--threads", type=int, default=argparse.SUPPRESS,
-                        help="set NumPy's BLAS (needs threadpoolctl), PyTorch and Numba to this many threads "
+                        help="set NumPy's BLAS (through threadpoolctl), PyTorch and Numba to this many threads "
                              "(unset: PyTorch gets the count NumPy's BLAS uses, Numba its default)")
     parser.add_argument("--seed", type=int, default=0, help="weights and batch")
     parser.add_argument("--json", metavar="PATH", default=None, help="also write the full result as JSON here")

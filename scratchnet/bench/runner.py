@@ -60,10 +60,8 @@ def torch_version() -> str | None:
 
 def blas_threads() -> tuple[int, str]:
     """(threads NumPy's BLAS uses, how that was found). Call before torch is imported."""
-    try:
-        from threadpoolctl import threadpool_info
-    except ImportError:
-        return os.cpu_count() or 1, "os.cpu_count() (threadpoolctl not installed)"
+    from threadpoolctl import threadpool_info
+
     pools = [info for info in threadpool_info() if info.get("user_api") == "blas"]
     numpy_pools = [info for info in pools if "numpy" in info.get("filepath", "")]
     for info in numpy_pools or pools:
@@ -334,7 +332,7 @@ def same_threads(threads: int | None, use_torch: bool):
 
     ``threads`` None: NumPy's BLAS keeps its own count (read before torch
     loads its BLAS), and PyTorch gets it. A number: all three are set to it
-    (NumPy's BLAS through threadpoolctl, which this then needs).
+    (NumPy's BLAS through threadpoolctl).
     """
     with ExitStack() as stack:
         if threads is None:
@@ -342,11 +340,8 @@ def same_threads(threads: int | None, use_torch: bool):
         else:
             if threads < 1:
                 raise ValueError(f"--threads must be at least 1, got {threads}")
-            try:
-                from threadpoolctl import threadpool_limits
-            except ImportError:
-                raise ValueError("--threads needs threadpoolctl to set NumPy's BLAS threads (pip install "
-                                 "threadpoolctl), or leave it unset") from None
+            from threadpoolctl import threadpool_limits
+
             stack.enter_context(threadpool_limits(limits=threads, user_api="blas"))
             source = "--threads (threadpoolctl)"
         info = {"blas": threads, "blas_from": source, "torch": None, "numba": None}
