@@ -15,9 +15,30 @@ the traffic that ``--device gpu:0,1`` will see.
 
 from __future__ import annotations
 
+import contextvars
+import os
 from concurrent.futures import ThreadPoolExecutor
 
+from . import kernels
 from .backend import Device, get_array_module
+
+_blas_controller = None
+
+
+def _blas():
+    """threadpoolctl's handle on NumPy's BLAS (OpenBLAS, MKL, ...), made once."""
+    global _blas_controller
+    if _blas_controller is None:
+        from threadpoolctl import ThreadpoolController
+
+        _blas_controller = ThreadpoolController().select(user_api="blas")
+    return _blas_controller
+
+
+def _blas_threads() -> int:
+    """Threads NumPy's BLAS uses now (the CPU count where threadpoolctl finds no BLAS to set)."""
+    counts = [info["num_threads"] for info in _blas().info()]
+    return max(counts) if counts else os.cpu_count() or 1
 
 
 class TowerStage:
@@ -28,17 +49,33 @@ class TowerStage:
             raise ValueError(f"TowerStage: {len(towers)} towers but {len(devices)} devices")
         self.towers = towers
         self.devices = devices
-        # Run the towers in two threads; only worth it on the host, where
-        # NumPy releases the GIL inside BLAS and the Numba kernels.
-        self.concurrent = False
+        # On the host the towers run in threads of their own, each with its
+        # share of BLAS's threads: NumPy releases the GIL inside BLAS and the
+        # Numba kernels, and two single-threaded GEMMs side by side beat one
+        # two-threaded GEMM after the other at these sizes (benchmarks/README.md).
+        self.concurrent = True
         self._pool = None
 
+    def runs_concurrently(self) -> bool:
+        """Whether the next pass runs the towers side by side (see ``concurrent``).
+
+        Only on the host, with at least one BLAS thread per tower, and once the
+        kernels are known to be safe to call from two threads at once.
+        """
+        return (self.concurrent and len(self.towers) > 1 and all(d.is_host for d in self.devices)
+                and _blas_threads() >= len(self.towers) and kernels.threadsafe() is True)
+
     def _map(self, function, inputs):
-        if self.concurrent and len(self.towers) > 1 and all(d.is_host for d in self.devices):
-            if self._pool is None:
-                self._pool = ThreadPoolExecutor(max_workers=len(self.towers))
-            return list(self._pool.map(function, range(len(self.towers)), inputs))
-        return [function(t, x) for t, x in zip(range(len(self.towers)), inputs)]
+        if not self.runs_concurrently():
+            return [function(t, x) for t, x in enumerate(inputs)]
+        if self._pool is None:
+            self._pool = ThreadPoolExecutor(max_workers=len(self.towers), thread_name_prefix="tower")
+        # Each tower's thread runs in a copy of the caller's context, so that
+        # settings such as NumPy's errstate (a context variable) hold there too.
+        contexts = [contextvars.copy_context() for _ in self.towers]
+        with _blas().limit(limits=_blas_threads() // len(self.towers)):
+            return list(self._pool.map(lambda context, t, x: context.run(function, t, x),
+                                       contexts, range(len(self.towers)), inputs))
 
     def forward(self, xs: list, train: bool) -> list:
         def run_tower(t, x):

@@ -61,7 +61,7 @@ class TrainSettings:
     limit_train: int | None = None      # train on the first N (shuffled) training images only
     log_every: int = 20
     ten_crop: bool = False              # final test with the paper's 10 crops as well
-    concurrent_towers: bool = False
+    concurrent_towers: bool = True      # on the host: the towers side by side in two threads (towers.py)
     workers: int = 1                    # data-parallel processes (mpiexec -n K), each with a replica of the model
     model_options: dict = field(default_factory=dict)
 
@@ -157,9 +157,10 @@ class Trainer:
 
     def _settings_for_resume(self, settings: TrainSettings, checkpoint: dict, resume) -> TrainSettings:
         saved = checkpoint["meta"]["settings"]
-        # The run's identity comes from the checkpoint; only how long and where may change.
+        # The run's identity comes from the checkpoint; only how long, where and how fast may change.
         merged = TrainSettings(**{**saved, "epochs": settings.epochs if settings.epochs is not None else saved["epochs"],
-                                  "device": settings.device, "log_every": settings.log_every})
+                                  "device": settings.device, "log_every": settings.log_every,
+                                  "concurrent_towers": settings.concurrent_towers})
         merged.out = str(Path(resume) if Path(resume).is_dir() else Path(resume).parent)
         return merged
 

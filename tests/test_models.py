@@ -2,10 +2,12 @@
 
 import numpy as np
 import pytest
+from threadpoolctl import threadpool_limits
 
 from scratchnet.gradcheck import check_gradients
 from scratchnet.layers import SoftmaxCrossEntropy
 from scratchnet.models import alexnet, convert_state, summarize
+from scratchnet.towers import TowerStage
 
 PAPER_SHAPES = {  # output after each layer, both towers together (paper, section 3.5)
     "conv1": "96x55x55", "pool1": "96x27x27", "conv2": "256x27x27", "pool2": "256x13x13",
@@ -187,9 +189,39 @@ def test_wrong_input_shape_names_the_model():
         model.forward(np.zeros((2, 32, 32, 3), np.float32))
 
 
+def _forward_backward(model, x, labels):
+    model.reseed_dropout(0)
+    loss = SoftmaxCrossEntropy()
+    logits = model.forward(x, train=True)
+    loss.forward(logits, labels)
+    model.backward(loss.backward())
+    return logits, {name: grad.copy() for name, grad in model.grads().items()}
+
+
+def _tower_stages(model):
+    return [stage for stage in model.stages if isinstance(stage, TowerStage) and len(stage.towers) > 1]
+
+
 def test_concurrent_towers_give_the_same_result():
-    model = alexnet("cifar", seed=2)
     x = np.random.default_rng(0).standard_normal((4, 3, 32, 32)).astype(np.float32)
-    serial = model.forward(x, train=False)
-    model.set_concurrent_towers(True)
-    np.testing.assert_array_equal(model.forward(x, train=False), serial)
+    labels = np.arange(4) % 10
+    results = {}
+    for concurrent in (False, True):
+        model = alexnet("cifar", seed=2)
+        model.set_concurrent_towers(concurrent)
+        model.forward(x[:1], train=False)  # the first pass starts Numba's threads: then its layer is known
+        with threadpool_limits(2, user_api="blas"):  # one BLAS thread per tower, whatever the machine
+            assert all(stage.runs_concurrently() == concurrent for stage in _tower_stages(model))
+            results[concurrent] = _forward_backward(model, x, labels)
+    # Each tower computes the same numbers; only the BLAS threads per GEMM differ (rounding).
+    (serial_logits, serial_grads), (concurrent_logits, concurrent_grads) = results[False], results[True]
+    np.testing.assert_allclose(concurrent_logits, serial_logits, rtol=1e-5, atol=1e-6)
+    for name, grad in serial_grads.items():
+        np.testing.assert_allclose(concurrent_grads[name], grad, rtol=1e-4, atol=1e-6 * np.abs(grad).max(), err_msg=name)
+
+
+def test_towers_run_one_after_the_other_without_a_blas_thread_each():
+    model = alexnet("tiny")
+    model.forward(np.zeros((1, 3, 16, 16), np.float32), train=False)
+    with threadpool_limits(1, user_api="blas"):
+        assert not any(stage.runs_concurrently() for stage in _tower_stages(model))

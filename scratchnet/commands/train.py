@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import argparse
 import os
 import signal
 import subprocess
@@ -86,8 +87,9 @@ def register(subparsers) -> None:
                        help="with --towers 1: 2 keeps the paper's split connectivity, 1 connects all channels")
     model.add_argument("--conv-width", type=float, default=None, help="scale every convolution's kernel count")
     model.add_argument("--dropout", type=float, default=None, help="dropout probability in fc6/fc7 (default 0.5)")
-    model.add_argument("--concurrent-towers", action="store_true",
-                       help="run the two towers in two threads on the CPU (see the benchmark before using it)")
+    model.add_argument("--concurrent-towers", action=argparse.BooleanOptionalAction, default=defaults.concurrent_towers,
+                       help="on the CPU, run the two towers side by side in two threads, each with half of BLAS's "
+                            "threads (same results up to float rounding; faster on 2 cores: benchmarks/README.md)")
     parser.set_defaults(func=run)
 
 

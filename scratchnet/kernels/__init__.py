@@ -10,6 +10,7 @@ device arrays and when Numba is switched off.
 from __future__ import annotations
 
 import importlib
+import sys
 import warnings
 
 from ..backend import is_host_array, numba_enabled
@@ -36,6 +37,26 @@ def _dispatch(name: str, reference):
     kernel.__doc__ = reference.__doc__
     kernel.reference = reference
     return kernel
+
+
+def threadsafe() -> bool | None:
+    """Whether two threads may call these kernels at once; None while that is not known yet.
+
+    The NumPy references always may. Numba's parallel kernels may unless they
+    run on Numba's "workqueue" threading layer (what Numba falls back to with
+    neither OpenMP nor TBB), which aborts the process on a concurrent call.
+    Numba picks its layer when it first starts its threads, at the first
+    parallel kernel call, so until then the answer is None.
+    """
+    if not numba_enabled() or not _cpu_fast:  # off, or unavailable (every kernel fell back)
+        return True
+    numba = sys.modules.get("numba")
+    if numba is None:
+        return None
+    try:
+        return numba.threading_layer() != "workqueue"
+    except ValueError:  # no parallel kernel has run yet
+        return None
 
 
 def _numba_on_first_call(name: str, module: str):
