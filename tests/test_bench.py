@@ -11,6 +11,7 @@ from __future__ import annotations
 import importlib.util
 import json
 import math
+import re
 import subprocess
 import sys
 
@@ -222,3 +223,15 @@ def test_benchmarks_script_runs_and_imports(repo_root):
     module = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(module)
     assert callable(module.main) and callable(module.run_benchmark) and callable(module.format_report)
+
+
+def test_towers_script_times_both_layouts(repo_root):
+    script = repo_root / "benchmarks" / "towers.py"
+    done = subprocess.run([sys.executable, str(script), "--model", "cifar", "--batch", "4", "--repeats", "2",
+                           "--threads", "2"], capture_output=True, text=True, timeout=300)
+    assert done.returncode == 0, done.stderr
+    line, = done.stdout.strip().splitlines()
+    rates = [float(value) for value in re.findall(r"(?:other|side) ([\d.]+) \[", line)]
+    speedup = float(re.search(r"side by side is ([\d.]+)x", line).group(1))
+    assert line.startswith("cifar batch 4") and len(rates) == 2 and min(rates) > 0
+    assert speedup == pytest.approx(rates[1] / rates[0], rel=0.01)
