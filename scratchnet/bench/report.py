@@ -69,7 +69,8 @@ def format_run(run: dict, result: dict) -> list[str]:
     layers = run.get("layers")
     if layers:
         lines += ["", f"per layer, training step (forward + backward), ms, median of {layers['repeats']} profiled "
-                      f"step(s); ScratchNet step {_num(layers['step_ms']['scratchnet'])} ms"
+                      f"step(s), ScratchNet's towers one after the other; ScratchNet step "
+                      f"{_num(layers['step_ms']['scratchnet'])} ms"
                       + (f", PyTorch step {_num(layers['step_ms']['torch'])} ms" if with_torch else "")]
         header = ["layer", "SN fwd", "SN bwd", "SN total", "SN share"]
         if with_torch:
