@@ -1,9 +1,15 @@
 """AlexNet: the paper's numbers, the two-tower split, whole-model gradient checks."""
 
+import os
+import subprocess
+import sys
+
 import numpy as np
 import pytest
 from threadpoolctl import threadpool_limits
 
+from scratchnet import kernels
+from scratchnet.backend import numba_enabled
 from scratchnet.gradcheck import check_gradients
 from scratchnet.layers import SoftmaxCrossEntropy
 from scratchnet.models import alexnet, convert_state, summarize
@@ -210,6 +216,9 @@ def test_concurrent_towers_give_the_same_result():
         model = alexnet("cifar", seed=2)
         model.set_concurrent_towers(concurrent)
         model.forward(x[:1], train=False)  # the first pass starts Numba's threads: then its layer is known
+        if kernels.threadsafe() is False:
+            pytest.skip("Numba runs on its workqueue threading layer, which forbids concurrent calls "
+                        "(install tbb, or an OpenMP runtime, for the towers to run side by side)")
         with threadpool_limits(2, user_api="blas"):  # one BLAS thread per tower, whatever the machine
             assert all(stage.runs_concurrently() == concurrent for stage in _tower_stages(model))
             results[concurrent] = _forward_backward(model, x, labels)
@@ -225,3 +234,15 @@ def test_towers_run_one_after_the_other_without_a_blas_thread_each():
     model.forward(np.zeros((1, 3, 16, 16), np.float32), train=False)
     with threadpool_limits(1, user_api="blas"):
         assert not any(stage.runs_concurrently() for stage in _tower_stages(model))
+
+
+@pytest.mark.skipif(not numba_enabled(), reason="SCRATCHNET_NUMBA=0: no Numba threading layer to test")
+def test_towers_run_one_after_the_other_on_numbas_workqueue_layer():
+    # The workqueue layer aborts the process on concurrent calls: the towers must notice it and stay serial.
+    code = ("import numpy as np; from scratchnet.models import alexnet; from scratchnet import kernels; "
+            "m = alexnet('tiny'); x = np.zeros((2, 3, 16, 16), np.float32); m.forward(x); m.forward(x); "
+            "print(kernels.threadsafe(), [s.runs_concurrently() for s in m.stages if hasattr(s, 'towers')])")
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120,
+                          env={**os.environ, "NUMBA_THREADING_LAYER": "workqueue", "OPENBLAS_NUM_THREADS": "2"})
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.split() == ["False", "[False,", "False,", "False,", "False,", "False]"]
