@@ -19,15 +19,13 @@ from __future__ import annotations
 
 import argparse
 import sys
-import time
 
 from threadpoolctl import threadpool_limits
 
 from scratchnet.bench.contenders import ScratchNetContender, make_batch
-from scratchnet.bench.timing import abba, stats
+from scratchnet.bench.timing import abba, settled_seconds, stats
 from scratchnet.models import make_config
 
-SETTLE_S = 0.2  # idle BLAS threads spin for a while after their work: let them stop first
 LAYOUTS = {"one after the other": False, "side by side": True}  # name -> TowerStage.concurrent
 
 
@@ -39,12 +37,8 @@ def measure(model_name: str, batch: int, repeats: int) -> dict:
     seconds = {name: [] for name in LAYOUTS}
     for repetition in range(repeats):
         for name in abba(repetition, *LAYOUTS):
-            contender.model.set_concurrent_towers(LAYOUTS[name])
-            time.sleep(SETTLE_S)
-            start = time.perf_counter()
-            contender.train_step()
-            seconds[name].append(time.perf_counter() - start)
-    contender.model.set_concurrent_towers(True)
+            contender.model.concurrent_towers = LAYOUTS[name]
+            seconds[name].append(settled_seconds(contender.train_step))
     return {name: stats([batch / s for s in values]) for name, values in seconds.items()}
 
 

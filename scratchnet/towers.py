@@ -57,23 +57,30 @@ class TowerStage:
         self._pool = None
 
     def runs_concurrently(self) -> bool:
-        """Whether the next pass runs the towers side by side (see ``concurrent``).
+        """Whether the next pass runs the towers side by side (see ``concurrent``)."""
+        return self._blas_threads_per_tower() > 0
 
-        Only on the host, with at least one BLAS thread per tower, and once the
-        kernels are known to be safe to call from two threads at once.
+    def _blas_threads_per_tower(self) -> int:
+        """BLAS threads each tower gets when they run side by side; 0 when they run one after the other.
+
+        Side by side only on the host, with at least one BLAS thread per tower,
+        and once the kernels are known to be safe to call from two threads at once.
         """
-        return (self.concurrent and len(self.towers) > 1 and all(d.is_host for d in self.devices)
-                and _blas_threads() >= len(self.towers) and kernels.threadsafe() is True)
+        if not (self.concurrent and len(self.towers) > 1 and all(d.is_host for d in self.devices)
+                and kernels.threadsafe() is True):
+            return 0
+        return _blas_threads() // len(self.towers)
 
     def _map(self, function, inputs):
-        if not self.runs_concurrently():
+        threads = self._blas_threads_per_tower()
+        if not threads:
             return [function(t, x) for t, x in enumerate(inputs)]
         if self._pool is None:
             self._pool = ThreadPoolExecutor(max_workers=len(self.towers), thread_name_prefix="tower")
         # Each tower's thread runs in a copy of the caller's context, so that
         # settings such as NumPy's errstate (a context variable) hold there too.
         contexts = [contextvars.copy_context() for _ in self.towers]
-        with _blas().limit(limits=_blas_threads() // len(self.towers)):
+        with _blas().limit(limits=threads):
             return list(self._pool.map(lambda context, t, x: context.run(function, t, x),
                                        contexts, range(len(self.towers)), inputs))
 

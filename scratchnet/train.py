@@ -134,7 +134,7 @@ class Trainer:
         self.pipeline: DataPipeline = build_pipeline(settings, config, print_fn=print_fn)
         config = make_config(config, num_classes=self.pipeline.num_classes)
         self.model = alexnet(config, devices=self.devices, seed=settings.seed)
-        self.model.set_concurrent_towers(settings.concurrent_towers)
+        self.model.concurrent_towers = settings.concurrent_towers
         self.optimizer = SGD(self.model.params(), lr=settings.lr, momentum=settings.momentum,
                              weight_decay=settings.weight_decay, decay_biases=settings.decay_biases)
         schedule_options = {"plateau": {"patience": settings.patience}, "step": {"every": settings.step_every}}

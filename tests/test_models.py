@@ -214,7 +214,7 @@ def test_concurrent_towers_give_the_same_result():
     results = {}
     for concurrent in (False, True):
         model = alexnet("cifar", seed=2)
-        model.set_concurrent_towers(concurrent)
+        model.concurrent_towers = concurrent
         model.forward(x[:1], train=False)  # the first pass starts Numba's threads: then its layer is known
         if kernels.threadsafe() is False:
             pytest.skip("Numba runs on its workqueue threading layer, which forbids concurrent calls "

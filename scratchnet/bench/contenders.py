@@ -82,12 +82,12 @@ class ScratchNetContender:
     def profile_step(self) -> dict:
         """One training step with every layer timed. The towers run one after the other here: side by side,
         two layers would share the wall clock, and one timer per layer name would be written by two threads."""
-        times = LayerTimes()
-        self.model.set_concurrent_towers(False)
+        times, concurrent = LayerTimes(), self.model.concurrent_towers
+        self.model.concurrent_towers = False
         try:
             return self._timed_step(times)
         finally:
-            self.model.set_concurrent_towers(True)
+            self.model.concurrent_towers = concurrent
 
     def _timed_step(self, times) -> dict:
         with scratchnet_layer_timers(self.model, times):

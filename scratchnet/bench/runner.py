@@ -39,7 +39,7 @@ import numpy as np
 from ..backend import numba_enabled
 from . import gemm
 from .contenders import ScratchNetContender, TorchContender, make_batch
-from .timing import abba, clock, stats
+from .timing import SETTLE_S, abba, settled_seconds, stats
 
 SCHEMA = 1
 DEFAULT_PLAN = (("paper", 32), ("paper", 128), ("cifar", 128))
@@ -242,10 +242,10 @@ def run_one(model_name: str, batch: int, *, repeats: int, warmup: int, layer_rep
     for rep in range(repeats):
         order = abba(rep, *names) if len(names) == 2 else names
         for name in order:
-            train[name].append(_time(contenders[name].train_step, settle))
+            train[name].append(settled_seconds(contenders[name].train_step, settle))
         if inference:
             for name in order:
-                infer[name].append(_time(contenders[name].infer_step, settle))
+                infer[name].append(settled_seconds(contenders[name].infer_step, settle))
         say(f"{model_name} batch {batch}: repetition {rep + 1}/{repeats}: training step "
             + ", ".join(f"{contenders[n].label} {train[n][-1]:.3f} s" for n in names)
             + ("; inference " + ", ".join(f"{contenders[n].label} {infer[n][-1]:.3f} s" for n in names)
@@ -286,19 +286,9 @@ def run_one(model_name: str, batch: int, *, repeats: int, warmup: int, layer_rep
     return result
 
 
-def _time(function, settle: float = 0.0) -> float:
-    if settle:
-        # Let the other framework's idle worker threads (OpenBLAS, OpenMP) stop
-        # spinning before this one starts: on few cores they would steal its time.
-        time.sleep(settle)
-    start = clock()
-    function()
-    return clock() - start
-
-
 def run_benchmark(plan=DEFAULT_PLAN, *, repeats: int = 5, warmup: int = 2, layer_repeats: int = 3,
                   vs_torch: bool | None = None, inference: bool = True, measure_memory: bool = True,
-                  gemm_sizes=gemm.SIZES, towers: int | None = None, seed: int = 0, settle: float = 0.2,
+                  gemm_sizes=gemm.SIZES, towers: int | None = None, seed: int = 0, settle: float = SETTLE_S,
                   threads: int | None = None, say=None) -> dict:
     """Race ScratchNet against PyTorch on every (model, batch) of ``plan``; the JSON-ready result.
 

@@ -27,6 +27,20 @@ def timed(function, *args, **kwargs) -> tuple[float, object]:
     return clock() - start, result
 
 
+# Idle OpenBLAS and OpenMP worker threads spin for a while after their work; on
+# few cores they would steal the next timing's time, so each timing waits first.
+SETTLE_S = 0.2
+
+
+def settled_seconds(function, settle: float = SETTLE_S) -> float:
+    """Seconds of one call of ``function``, after a pause of ``settle`` seconds (0: none)."""
+    if settle:
+        time.sleep(settle)
+    start = clock()
+    function()
+    return clock() - start
+
+
 def stats(samples) -> dict:
     """median, min, max, q1, q3 (linear interpolation) and n of a list of numbers."""
     values = sorted(float(v) for v in samples)

@@ -72,7 +72,13 @@ class AlexNet:
             if isinstance(layer, Dropout):
                 layer.reseed_per_sample((self.seed, step, index), sample_offset)
 
-    def set_concurrent_towers(self, enabled: bool) -> None:
+    @property
+    def concurrent_towers(self) -> bool:
+        """Whether the towers may run side by side on the host (see ``TowerStage``); set it to change that."""
+        return all(stage.concurrent for stage in self.stages if isinstance(stage, TowerStage))
+
+    @concurrent_towers.setter
+    def concurrent_towers(self, enabled: bool) -> None:
         for stage in self.stages:
             if isinstance(stage, TowerStage):
                 stage.concurrent = enabled
