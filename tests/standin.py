@@ -357,6 +357,10 @@ class ndarray:  # noqa: N801 - CuPy's name
         shape = shape[0] if len(shape) == 1 and isinstance(shape[0], (tuple, list)) else shape
         return self._view(self._data.reshape(shape, order=order))
 
+    def view(self, dtype):
+        """The same memory read as ``dtype`` (CuPy's ``ndarray.view``)."""
+        return self._view(self._data.view(dtype))
+
     def transpose(self, *axes):
         axes = axes[0] if len(axes) == 1 and isinstance(axes[0], (tuple, list)) else axes
         return self._view(self._data.transpose(*axes))

@@ -326,7 +326,7 @@ def test_wrong_col2im_overwriting_overlaps_fails(monkeypatch):
     """col2im that assigns instead of adding (the classic parallel race) loses overlapping windows."""
     calls = Calls()
 
-    def col2im(cols, x_shape, kernel, stride=1, pad=0):
+    def col2im(cols, x_shape, kernel, stride=1, pad=0, out=None):
         calls.count += 1
         n, c, h, w = x_shape
         oh, ow = (h + 2 * pad - kernel) // stride + 1, (w + 2 * pad - kernel) // stride + 1
@@ -335,7 +335,8 @@ def test_wrong_col2im_overwriting_overlaps_fails(monkeypatch):
         for i in range(kernel):
             for j in range(kernel):
                 dx[:, :, i:i + stride * oh:stride, j:j + stride * ow:stride] = cols[:, i, j].transpose(1, 0, 2, 3)
-        return dx[:, :, pad:pad + h, pad:pad + w]
+        out[...] = dx[:, :, pad:pad + h, pad:pad + w]
+        return out
 
     monkeypatch.setattr(conv_module, "col2im", col2im)
     results = check_layer(Conv2D(2, 3, 3, stride=1, pad=1, rng=0), normal(1, (1, 2, 5, 5)))

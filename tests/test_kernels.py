@@ -10,6 +10,7 @@ each keep their dtype.
 
 from __future__ import annotations
 
+import os
 import subprocess
 import sys
 
@@ -204,3 +205,16 @@ def test_importing_scratchnet_compiles_nothing():
     code = "import sys, scratchnet.kernels, scratchnet.layers; print('numba' in sys.modules)"
     result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert result.stdout.strip() == "False"
+
+
+@pytest.mark.parametrize("preset, expected", [(None, "PASSIVE"), ("ACTIVE", "ACTIVE")])
+def test_first_kernel_call_lets_openmp_threads_sleep_unless_the_user_chose(preset, expected):
+    """OMP_WAIT_POLICY is set before Numba starts its threads; a value the user set is kept."""
+    code = ("import os, numpy as np, scratchnet.kernels as k; "
+            "k.im2col(np.zeros((1, 1, 4, 4), np.float32), 2); print(os.environ.get('OMP_WAIT_POLICY'))")
+    env = {key: value for key, value in os.environ.items() if key != "OMP_WAIT_POLICY"}
+    env["SCRATCHNET_NUMBA"] = "1"
+    if preset:
+        env["OMP_WAIT_POLICY"] = preset
+    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True, env=env)
+    assert result.stdout.strip() == expected

@@ -10,6 +10,7 @@ device arrays and when Numba is switched off.
 from __future__ import annotations
 
 import importlib
+import os
 import sys
 import warnings
 
@@ -59,6 +60,19 @@ def threadsafe() -> bool | None:
         return None
 
 
+def _let_openmp_threads_sleep() -> None:
+    """Ask OpenMP's idle threads to sleep at once rather than spin (unless the user chose otherwise).
+
+    Numba's OpenMP threads otherwise spin for a while after each parallel
+    kernel, and a convolution calls a kernel and a multi-threaded GEMM in
+    turn, chunk after chunk: on two cores the spinning threads held the
+    GEMM's threads off the CPU and made a training step with the towers one
+    after the other 3.8x slower (benchmarks/README.md). OpenMP reads the setting when Numba first starts
+    its threads, at the first parallel kernel call, which comes after this.
+    """
+    os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
+
+
 def _numba_on_first_call(name: str, module: str):
     """Stands in for ``module.name`` until the first call, which imports it.
 
@@ -69,6 +83,7 @@ def _numba_on_first_call(name: str, module: str):
     """
 
     def load_and_call(*args, **kwargs):
+        _let_openmp_threads_sleep()
         try:
             fast = getattr(importlib.import_module(f"{__name__}.{module}"), name)
         except ImportError as exc:

@@ -41,8 +41,8 @@ def im2col(x, kernel: int, stride: int = 1, pad: int = 0, out=None):
     return out
 
 
-def col2im(cols, x_shape, kernel: int, stride: int = 1, pad: int = 0):
-    """Adjoint of ``im2col``: (C*k*k, N*OH*OW) -> (N, C, H, W).
+def col2im(cols, x_shape, kernel: int, stride: int = 1, pad: int = 0, out=None):
+    """Adjoint of ``im2col``: (C*k*k, N*OH*OW) -> (N, C, H, W), written into ``out`` if given.
 
     Every input pixel receives the sum of the column entries it was copied
     to; overlapping windows (k > stride) add up.
@@ -56,6 +56,8 @@ def col2im(cols, x_shape, kernel: int, stride: int = 1, pad: int = 0):
     for i in range(kernel):
         for j in range(kernel):
             dx_padded[:, :, i : i + stride * oh : stride, j : j + stride * ow : stride] += cols[:, i, j].transpose(1, 0, 2, 3)
-    if pad:
-        return dx_padded[:, :, pad : pad + h, pad : pad + w]
-    return dx_padded
+    dx = dx_padded[:, :, pad : pad + h, pad : pad + w] if pad else dx_padded
+    if out is None:
+        return dx
+    out[...] = dx
+    return out

@@ -90,8 +90,8 @@ def _im2col(x, kernel, stride, pad, oh, ow, cols):
 
 
 @numba.njit(parallel=True, cache=True)
-def _col2im(cols, n, c, h, w, kernel, stride, pad, oh, ow):
-    dx = np.empty((n, c, h, w), dtype=cols.dtype)
+def _col2im(cols, kernel, stride, pad, oh, ow, dx):
+    n, c, h, w = dx.shape
     for nc in numba.prange(n * c):
         b = nc // c
         ch = nc % c
@@ -125,10 +125,15 @@ def im2col(x, kernel: int, stride: int = 1, pad: int = 0, out=None):
     return out
 
 
-def col2im(cols, x_shape, kernel: int, stride: int = 1, pad: int = 0):
-    """Adjoint of ``im2col``: (C*k*k, N*OH*OW) -> (N, C, H, W), in cols' dtype."""
+def col2im(cols, x_shape, kernel: int, stride: int = 1, pad: int = 0, out=None):
+    """Adjoint of ``im2col``: (C*k*k, N*OH*OW) -> (N, C, H, W), in cols' dtype, into ``out`` if given."""
     n, c, h, w = x_shape
     oh = conv_output_size(h, kernel, stride, pad)
     ow = conv_output_size(w, kernel, stride, pad)
     cols = np.ascontiguousarray(cols.reshape(c * kernel * kernel, n * oh * ow))
-    return _col2im(cols, n, c, h, w, kernel, stride, pad, oh, ow)
+    if out is None:
+        out = np.empty((n, c, h, w), dtype=cols.dtype)
+    elif out.shape != (n, c, h, w) or out.dtype != cols.dtype or not out.flags.c_contiguous:
+        raise ValueError(f"col2im: out is {out.dtype}{out.shape}, expected a C-contiguous {cols.dtype}{(n, c, h, w)}")
+    _col2im(cols, kernel, stride, pad, oh, ow, out)
+    return out

@@ -9,6 +9,7 @@ from .loss import SoftmaxCrossEntropy, log_softmax, softmax
 from .lrn import LRN
 from .pool import MaxPool
 from .shape import Flatten
+from .workspace import Workspace
 
 __all__ = ["Layer", "Conv2D", "Linear", "ReLU", "Tanh", "LRN", "MaxPool", "Dropout", "Flatten",
-           "SoftmaxCrossEntropy", "log_softmax", "softmax"]
+           "SoftmaxCrossEntropy", "log_softmax", "softmax", "Workspace"]

@@ -7,6 +7,7 @@ import numpy as np
 from ..backend import DEFAULT_DTYPE, get_array_module
 from ..kernels import col2im, conv_output_size, im2col
 from .base import Layer, check_shape, he_std, normal_init, resolve_rng
+from .workspace import Workspace
 
 
 class Conv2D(Layer):
@@ -27,6 +28,11 @@ class Conv2D(Layer):
         dW_g = dy_g @ cols_g^T,  db = sum of dy over (N, OH, OW),
         dcols_g = W_g^T @ dy_g,  dx = col2im(dcols).
 
+    Every column belongs to one image, so both passes go through the batch a
+    chunk of images at a time, with the chunk's columns in ``workspace``
+    (see ``workspace.py``); dW sums over the chunks. The forward keeps x, not
+    its k * k times larger columns, and the backward builds them again.
+
     Init: N(0, weight_std^2), He's sqrt(2 / fan_in) when ``weight_std`` is None.
     """
 
@@ -46,8 +52,9 @@ class Conv2D(Layer):
         self.params["W"] = normal_init(rng, (out_ch, in_ch // groups, kernel, kernel), std, dtype)
         self.params["b"] = np.full(out_ch, bias, dtype=dtype)
         self._init_grads()
-        self._cols = None
-        self._x_shape = None
+        self._x = None
+        # Shared by the layers of one tower (AlexNet sets it); a layer of its own otherwise.
+        self.workspace = Workspace()
         # The first layer of a network has no use for dL/dx: skip its col2im.
         self.input_grad = True
 
@@ -64,39 +71,62 @@ class Conv2D(Layer):
     def forward(self, x, train=True):
         check_shape(self, x, f"(N, {self.in_ch}, H, W) (NCHW)", 4, axis=1, size=self.in_ch)
         self._check_dtype(x)
-        n, _, oh, ow = self.output_shape(x.shape)
+        n, f, oh, ow = self.output_shape(x.shape)
         if oh < 1 or ow < 1:
             raise ValueError(f"{self!r}: input {tuple(x.shape)} is smaller than the {self.kernel}x{self.kernel} kernel")
         xp = get_array_module(x)
-        k = self.kernel
-        cols = im2col(x, k, self.stride, self.pad,
-                      out=self.buffer("cols", (self.in_ch * k * k, n * oh * ow), x.dtype, xp))
-        out = self.buffer("out", (self.out_ch, n * oh * ow), x.dtype, xp)
-        for W_g, cols_g, out_g in zip(self._weight_groups(), self._row_groups(cols), self._row_groups(out)):
-            xp.matmul(W_g, cols_g, out=out_g)
-        out += self.params["b"][:, None]
-        self._cols, self._x_shape = cols, x.shape
-        return xp.ascontiguousarray(out.reshape(self.out_ch, n, oh, ow).transpose(1, 0, 2, 3))
+        x = xp.ascontiguousarray(x)
+        y = xp.empty((n, f, oh, ow), dtype=x.dtype)
+        bias = self.params["b"][:, None]
+        for start, stop in self._chunks(x):
+            cols = self._im2col(x[start:stop])
+            out = self.workspace.array("out", (f, cols.shape[1]), x.dtype, xp)
+            for W_g, cols_g, out_g in zip(self._weight_groups(), self._row_groups(cols), self._row_groups(out)):
+                xp.matmul(W_g, cols_g, out=out_g)
+            out += bias
+            y[start:stop] = out.reshape(f, stop - start, oh, ow).transpose(1, 0, 2, 3)
+        self._x = x if train else None
+        return y
 
     def backward(self, dy):
+        if self._x is None:
+            raise RuntimeError(f"{self!r}: backward() needs a forward(train=True) first")
+        x, self._x = self._x, None
         xp = get_array_module(dy)
         n, f, oh, ow = dy.shape
-        dy_rows = self.buffer("dy_rows", (f, n * oh * ow), dy.dtype, xp)
-        dy_rows.reshape(f, n, oh, ow)[...] = dy.transpose(1, 0, 2, 3)
-        self.grads["b"][...] = dy_rows.sum(axis=1)
+        self.grads["b"][...] = dy.sum(axis=(0, 2, 3))
         dW = self.grads["W"].reshape(self.groups, f // self.groups, -1)
-        dcols = self.buffer("dcols", self._cols.shape, dy.dtype, xp) if self.input_grad else None
-        for g, (W_g, cols_g, dy_g) in enumerate(zip(
-                self._weight_groups(), self._row_groups(self._cols), self._row_groups(dy_rows))):
-            # dW_g^T = cols_g @ dy_g^T: OpenBLAS runs this shape (long inner axis as the
-            # rows of a C-ordered operand) several times faster than dy_g @ cols_g^T.
-            dW[g][...] = xp.matmul(cols_g, dy_g.T).T
+        dx = xp.empty(x.shape, dtype=dy.dtype) if self.input_grad else None
+        for chunk, (start, stop) in enumerate(self._chunks(x)):
+            cols = self._im2col(x[start:stop])
+            dy_rows = self.workspace.array("dy_rows", (f, cols.shape[1]), dy.dtype, xp)
+            dy_rows.reshape(f, stop - start, oh, ow)[...] = dy[start:stop].transpose(1, 0, 2, 3)
+            dcols = self.workspace.array("dcols", cols.shape, dy.dtype, xp) if self.input_grad else None
+            for g, (W_g, cols_g, dy_g) in enumerate(zip(
+                    self._weight_groups(), self._row_groups(cols), self._row_groups(dy_rows))):
+                # dW_g^T = cols_g @ dy_g^T: OpenBLAS runs this shape (long inner axis as the
+                # rows of a C-ordered operand) several times faster than dy_g @ cols_g^T.
+                dW_chunk = xp.matmul(cols_g, dy_g.T).T
+                if chunk:
+                    dW[g] += dW_chunk
+                else:
+                    dW[g][...] = dW_chunk
+                if self.input_grad:
+                    xp.matmul(W_g.T, dy_g, out=self._row_groups(dcols)[g])
             if self.input_grad:
-                xp.matmul(W_g.T, dy_g, out=self._row_groups(dcols)[g])
-        self._cols = None
-        if not self.input_grad:
-            return None
-        return col2im(dcols, self._x_shape, self.kernel, self.stride, self.pad)
+                col2im(dcols, (stop - start, *x.shape[1:]), self.kernel, self.stride, self.pad, out=dx[start:stop])
+        return dx
+
+    def _chunks(self, x):
+        _, _, oh, ow = self.output_shape(x.shape)
+        return self.workspace.chunks(x.shape[0], self.in_ch * self.kernel**2 * oh * ow * x.dtype.itemsize)
+
+    def _im2col(self, x):
+        n, _, oh, ow = self.output_shape(x.shape)
+        k = self.kernel
+        xp = get_array_module(x)
+        return im2col(x, k, self.stride, self.pad,
+                      out=self.workspace.array("cols", (self.in_ch * k * k, n * oh * ow), x.dtype, xp))
 
     def _weight_groups(self):
         W = self.params["W"].reshape(self.groups, self.out_ch // self.groups, -1)

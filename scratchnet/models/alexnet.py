@@ -13,7 +13,7 @@ from __future__ import annotations
 import numpy as np
 
 from ..backend import DEFAULT_DTYPE, Device, get_array_module, to_host
-from ..layers import LRN, Conv2D, Dropout, Flatten, Linear, MaxPool, ReLU, Tanh
+from ..layers import LRN, Conv2D, Dropout, Flatten, Linear, MaxPool, ReLU, Tanh, Workspace
 from ..towers import Exchange, TowerStage
 from .config import AlexNetConfig, make_config
 
@@ -185,10 +185,17 @@ def _build_stages(config: AlexNetConfig, devices: list[Device], seed: int, dtype
     def tower_name(name, t):
         return f"{name}.tower{t + 1}" if towers == 2 else name
 
+    # A tower's layers run one after the other, so they share one scratch
+    # workspace; the towers may run side by side, so each has its own.
+    workspaces = [Workspace() for _ in devices]
+
     def stage(build_tower) -> TowerStage:
         built = []
         for t, device in enumerate(devices):
             layers = [(tower_name(name, t), layer.to(device)) for name, layer in build_tower(t)]
+            for _, layer in layers:
+                if isinstance(layer, Conv2D):
+                    layer.workspace = workspaces[t]
             built.append(layers)
         return TowerStage(built, devices)
 

@@ -1,0 +1,120 @@
+"""Conv2D's chunked passes and the scratch workspace they borrow: same results as one chunk, bounded memory."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from scratchnet.kernels import col2im, im2col
+from scratchnet.layers import Conv2D, Workspace
+from scratchnet.models import alexnet
+
+
+@pytest.fixture(params=["1", "0"], ids=["numba-on", "numba-off"])
+def numba_switch(request, monkeypatch):
+    monkeypatch.setenv("SCRATCHNET_NUMBA", request.param)
+    return request.param
+
+
+def normal(seed, shape, dtype=np.float64):
+    return np.random.default_rng(seed).standard_normal(shape).astype(dtype)
+
+
+# (in, out, kernel, stride, pad, groups), input shape
+CONVS = [
+    ((3, 4, 3, 1, 1, 1), (5, 3, 7, 6)),
+    ((4, 6, 5, 2, 2, 2), (3, 4, 9, 9)),
+    ((3, 2, 11, 4, 0, 1), (4, 3, 23, 23)),
+    ((6, 6, 3, 3, 1, 3), (7, 6, 8, 5)),
+]
+
+
+def run(conv, x, dy):
+    y = conv.forward(x)
+    dx = conv.backward(dy)
+    return y, dx, conv.grads["W"].copy(), conv.grads["b"].copy()
+
+
+@pytest.mark.parametrize("geometry, shape", CONVS)
+@pytest.mark.parametrize("dtype", [np.float64, np.float32])
+def test_chunks_of_one_image_equal_one_chunk(geometry, shape, dtype, numba_switch):
+    conv = Conv2D(*geometry, bias=0.3, rng=0, dtype=dtype)
+    x = normal(1, shape, dtype)
+    dy = normal(2, conv.output_shape(shape), dtype)
+    conv.workspace = Workspace(chunk_bytes=1 << 30)
+    whole = run(conv, x, dy)
+    assert len(conv.workspace.chunks(shape[0], 1)) == 1
+    conv.workspace = Workspace(chunk_bytes=1)
+    per_image = run(conv, x, dy)
+    tolerance = 1e-12 if dtype == np.float64 else 1e-5
+    for name, a, b in zip(("y", "dx", "dW", "db"), whole, per_image):
+        assert a.dtype == dtype, name
+        np.testing.assert_allclose(b, a, rtol=tolerance, atol=tolerance, err_msg=name)
+
+
+def test_chunks_cover_the_batch_within_the_budget():
+    workspace = Workspace(chunk_bytes=100)
+    assert workspace.chunks(7, 30) == [(0, 3), (3, 6), (6, 7)]
+    assert workspace.chunks(2, 30) == [(0, 2)]
+    assert workspace.chunks(3, 500) == [(0, 1), (1, 2), (2, 3)]  # one image even when it exceeds the budget
+    with pytest.raises(ValueError, match="chunk_bytes must be positive"):
+        Workspace(chunk_bytes=0)
+
+
+def test_workspace_reuses_its_memory_and_grows_when_asked_for_more():
+    workspace = Workspace()
+    first = workspace.array("cols", (4, 6), np.float32, np)
+    smaller = workspace.array("cols", (2, 3), np.float64, np)
+    assert smaller.flags.c_contiguous and smaller.shape == (2, 3) and smaller.dtype == np.float64
+    assert np.shares_memory(first, smaller)
+    larger = workspace.array("cols", (10, 10), np.float32, np)
+    assert not np.shares_memory(first, larger) and workspace.nbytes == 400
+    assert not np.shares_memory(larger, workspace.array("dcols", (10, 10), np.float32, np))
+
+
+def test_conv_scratch_is_one_chunk_not_the_batch():
+    cols_bytes, out_bytes = 3 * 9 * 16 * 16 * 4, 8 * 16 * 16 * 4  # one image's columns and outputs
+    conv = Conv2D(3, 8, 3, pad=1, rng=0)
+    conv.workspace = Workspace(chunk_bytes=cols_bytes)
+    x = normal(0, (6, 3, 16, 16), np.float32)
+    conv.forward(x)
+    conv.backward(np.ones(conv.output_shape(x.shape), np.float32))
+    # cols and dcols, the forward's outputs and the backward's dy rows: for one image, of six.
+    assert conv.workspace.nbytes == 2 * cols_bytes + 2 * out_bytes
+
+
+def test_backward_needs_a_training_forward():
+    conv = Conv2D(2, 3, 3, rng=0, dtype=np.float64)
+    with pytest.raises(RuntimeError, match="forward"):
+        conv.backward(np.zeros((1, 3, 2, 2)))
+    conv.forward(normal(0, (1, 2, 4, 4)), train=False)
+    with pytest.raises(RuntimeError, match="forward"):
+        conv.backward(np.zeros((1, 3, 2, 2)))
+
+
+@pytest.mark.parametrize("pad", [0, 1])
+def test_col2im_writes_into_out(pad, numba_switch):
+    shape, k, s = (2, 3, 7, 6), 3, 2
+    cols = im2col(normal(0, shape), k, s, pad)
+    out = np.full(shape, np.nan)
+    assert col2im(cols, shape, k, s, pad, out=out) is out
+    np.testing.assert_array_equal(out, col2im(cols, shape, k, s, pad))
+
+
+def test_numba_col2im_rejects_a_wrong_out():
+    from scratchnet.kernels import im2col_numba
+
+    cols = np.zeros((27, 2 * 25))
+    with pytest.raises(ValueError, match="expected a C-contiguous"):
+        im2col_numba.col2im(cols, (2, 3, 7, 7), 3, out=np.zeros((2, 3, 7, 8)))
+
+
+def test_each_tower_shares_one_workspace_and_towers_do_not_share():
+    model = alexnet("tiny", towers=2)
+    workspaces = {}
+    for name, layer in model.layers():
+        if isinstance(layer, Conv2D):
+            workspaces.setdefault(name.rsplit(".", 1)[1], set()).add(id(layer.workspace))
+    assert sorted(workspaces) == ["tower1", "tower2"]
+    assert all(len(ids) == 1 for ids in workspaces.values())
+    assert workspaces["tower1"] != workspaces["tower2"]
