@@ -288,8 +288,9 @@ def wrap_backward(monkeypatch, cls, corrupt):
 def patch_lrn_without_cross_term(monkeypatch):
     calls = Calls()
 
-    def lrn_backward(dy, x, y, scale, size, alpha, beta):
+    def lrn_backward(dy, x, y, scale, size, alpha, beta, out=None):
         calls.count += 1
+        assert out is None  # a layer on its own allocates its dx
         return dy * scale ** (-beta)  # forgets that b_j depends on a_i through the window sum
 
     monkeypatch.setattr(lrn_module, "lrn_backward", lrn_backward)
@@ -348,10 +349,10 @@ def test_wrong_maxpool_routing_fails(monkeypatch):
     calls = Calls()
     reference = kernels.maxpool_backward
 
-    def maxpool_backward(dy, argmax, x_shape, size, stride, pad=0):
+    def maxpool_backward(dy, argmax, x_shape, size, stride, pad=0, out=None):
         calls.count += 1
         wrong = ((argmax.astype(np.int64) + 1) % (size * size)).astype(argmax.dtype)  # the neighbour, not the max
-        return reference(dy, wrong, x_shape, size, stride, pad)
+        return reference(dy, wrong, x_shape, size, stride, pad, out=out)
 
     monkeypatch.setattr(pool_module, "maxpool_backward", maxpool_backward)
     results = check_layer(MaxPool(3, 2), kinkless(2, (2, 2, 7, 7)))

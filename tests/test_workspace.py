@@ -1,11 +1,11 @@
-"""Conv2D's chunked passes and the scratch workspace they borrow: same results as one chunk, bounded memory."""
+"""Memory that is reused rather than allocated: Conv2D's chunks and their workspace, the kernels' out=, reused dx."""
 
 from __future__ import annotations
 
 import numpy as np
 import pytest
 
-from scratchnet.kernels import col2im, im2col
+from scratchnet.kernels import col2im, im2col, lrn_backward, lrn_forward, maxpool_backward, maxpool_forward
 from scratchnet.layers import Conv2D, Workspace
 from scratchnet.models import alexnet
 
@@ -101,12 +101,27 @@ def test_col2im_writes_into_out(pad, numba_switch):
     np.testing.assert_array_equal(out, col2im(cols, shape, k, s, pad))
 
 
-def test_numba_col2im_rejects_a_wrong_out():
+def test_backward_kernels_write_into_out(numba_switch):
+    x = normal(0, (2, 7, 9, 9))
+    dy_pool = normal(1, (2, 7, 4, 4))
+    _, argmax = maxpool_forward(x, 3, 2)
+    out = np.full(x.shape, np.nan)
+    assert maxpool_backward(dy_pool, argmax, x.shape, 3, 2, out=out) is out
+    np.testing.assert_array_equal(out, maxpool_backward(dy_pool, argmax, x.shape, 3, 2))
+    y, scale = lrn_forward(x, 5, 1e-4, 0.75, 2.0)
+    dy = normal(2, x.shape)
+    out = np.full(x.shape, np.nan)
+    assert lrn_backward(dy, x, y, scale, 5, 1e-4, 0.75, out=out) is out
+    np.testing.assert_array_equal(out, lrn_backward(dy, x, y, scale, 5, 1e-4, 0.75))
+
+
+@pytest.mark.parametrize("wrong", [np.zeros((2, 3, 7, 8)), np.zeros((2, 3, 7, 7), np.float32),
+                                   np.zeros((2, 3, 7, 14))[..., ::2]])
+def test_numba_kernels_reject_an_out_that_does_not_fit(wrong):
     from scratchnet.kernels import im2col_numba
 
-    cols = np.zeros((27, 2 * 25))
-    with pytest.raises(ValueError, match="expected a C-contiguous"):
-        im2col_numba.col2im(cols, (2, 3, 7, 7), 3, out=np.zeros((2, 3, 7, 8)))
+    with pytest.raises(ValueError, match="col2im: out is .* expected a C-contiguous float64"):
+        im2col_numba.col2im(np.zeros((27, 2 * 25)), (2, 3, 7, 7), 3, out=wrong)
 
 
 def test_each_tower_shares_one_workspace_and_towers_do_not_share():
@@ -118,3 +133,26 @@ def test_each_tower_shares_one_workspace_and_towers_do_not_share():
     assert sorted(workspaces) == ["tower1", "tower2"]
     assert all(len(ids) == 1 for ids in workspaces.values())
     assert workspaces["tower1"] != workspaces["tower2"]
+
+
+def test_reused_dx_buffers_give_the_same_gradients_and_are_reused():
+    x = normal(3, (4, 3, 16, 16), np.float32)
+    dlogits = normal(4, (4, 5), np.float32)
+    reusing, fresh = alexnet("tiny", seed=1), alexnet("tiny", seed=1)
+    for _, layer in fresh.layers():
+        layer.reuse_dx = False
+    assert all(layer.reuse_dx for _, layer in reusing.layers())
+    buffers = None
+    for step in range(2):
+        for model in (reusing, fresh):
+            model.reseed_dropout(step)
+            model.forward(x)
+            model.backward(dlogits)
+        for (name, a), b in zip(reusing.grads().items(), fresh.grads().values()):
+            np.testing.assert_array_equal(a, b, err_msg=f"{name}, step {step}")
+        now = {name: layer._buffers["dx"] for name, layer in reusing.layers() if "dx" in layer._buffers}
+        assert {name.split(".")[0] for name in now} >= {"act1", "lrn1", "pool1", "conv2"}
+        if buffers is not None:
+            assert all(now[name] is buffers[name] for name in now)
+        buffers = now
+    assert not any("dx" in layer._buffers for _, layer in fresh.layers())

@@ -25,6 +25,7 @@ import numba
 import numpy as np
 
 from .im2col import conv_output_size
+from .out import output_array
 
 
 @numba.njit(inline="always")
@@ -116,11 +117,7 @@ def im2col(x, kernel: int, stride: int = 1, pad: int = 0, out=None):
     n, c, h, w = x.shape
     oh = conv_output_size(h, kernel, stride, pad)
     ow = conv_output_size(w, kernel, stride, pad)
-    shape = (c * kernel * kernel, n * oh * ow)
-    if out is None:
-        out = np.empty(shape, dtype=x.dtype)
-    elif out.shape != shape or out.dtype != x.dtype:
-        raise ValueError(f"im2col: out is {out.dtype}{out.shape}, expected {x.dtype}{shape}")
+    out = output_array(out, (c * kernel * kernel, n * oh * ow), x.dtype, "im2col")
     _im2col(np.ascontiguousarray(x), kernel, stride, pad, oh, ow, out)
     return out
 
@@ -131,9 +128,6 @@ def col2im(cols, x_shape, kernel: int, stride: int = 1, pad: int = 0, out=None):
     oh = conv_output_size(h, kernel, stride, pad)
     ow = conv_output_size(w, kernel, stride, pad)
     cols = np.ascontiguousarray(cols.reshape(c * kernel * kernel, n * oh * ow))
-    if out is None:
-        out = np.empty((n, c, h, w), dtype=cols.dtype)
-    elif out.shape != (n, c, h, w) or out.dtype != cols.dtype or not out.flags.c_contiguous:
-        raise ValueError(f"col2im: out is {out.dtype}{out.shape}, expected a C-contiguous {cols.dtype}{(n, c, h, w)}")
+    out = output_array(out, (n, c, h, w), cols.dtype, "col2im")
     _col2im(cols, kernel, stride, pad, oh, ow, out)
     return out

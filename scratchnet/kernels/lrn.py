@@ -46,7 +46,11 @@ def lrn_forward(x, size: int, alpha: float, beta: float, k: float):
     return y, scale
 
 
-def lrn_backward(dy, x, y, scale, size: int, alpha: float, beta: float):
-    """Gradient of the loss wrt x, given dy = dL/dy and the forward's x, y, scale."""
+def lrn_backward(dy, x, y, scale, size: int, alpha: float, beta: float, out=None):
+    """Gradient of the loss wrt x, given dy = dL/dy and the forward's x, y, scale; into ``out`` if given."""
     cross = channel_window_sum(dy * y / scale, size)
-    return dy * scale ** (-beta) - (2.0 * alpha * beta) * x * cross
+    dx = dy * scale ** (-beta) - (2.0 * alpha * beta) * x * cross
+    if out is None:
+        return dx
+    out[...] = dx
+    return out

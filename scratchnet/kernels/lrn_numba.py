@@ -28,6 +28,8 @@ from __future__ import annotations
 import numba
 import numpy as np
 
+from .out import output_array
+
 # Channels per parallel block in the backward: blocks of 16 recompute
 # 2 * (size // 2) halo rows of t_j per 16, a 25% overhead for size 5 that
 # buys enough blocks to keep both cores busy at batch 1.
@@ -138,10 +140,10 @@ def lrn_forward(x, size: int, alpha: float, beta: float, k: float):
     return y, scale
 
 
-def lrn_backward(dy, x, y, scale, size: int, alpha: float, beta: float):
-    """Gradient of the loss wrt x, given dy = dL/dy and the forward's x, y, scale."""
+def lrn_backward(dy, x, y, scale, size: int, alpha: float, beta: float, out=None):
+    """Gradient of the loss wrt x, given dy = dL/dy and the forward's x, y, scale; into ``out`` if given."""
     cast = dy.dtype.type
-    dx = np.empty(dy.shape, dtype=dy.dtype)
+    dx = output_array(out, dy.shape, dy.dtype, "lrn_backward")
     _lrn_backward(_planes(dy), _planes(x), _planes(y), _planes(scale), size // 2,
                   cast(beta), cast(2.0 * alpha * beta), _BLOCK, _planes(dx))
     return dx

@@ -39,8 +39,8 @@ def maxpool_forward(x, size: int, stride: int, pad: int = 0):
     return y, argmax
 
 
-def maxpool_backward(dy, argmax, x_shape, size: int, stride: int, pad: int = 0):
-    """dy (N, C, OH, OW) -> dx (N, C, H, W)."""
+def maxpool_backward(dy, argmax, x_shape, size: int, stride: int, pad: int = 0, out=None):
+    """dy (N, C, OH, OW) -> dx (N, C, H, W), written into ``out`` if given."""
     xp = get_array_module(dy)
     n, c, h, w = x_shape
     oh, ow = dy.shape[2:]
@@ -49,6 +49,8 @@ def maxpool_backward(dy, argmax, x_shape, size: int, stride: int, pad: int = 0):
         for j in range(size):
             routed = xp.where(argmax == i * size + j, dy, 0)
             dx_padded[:, :, i : i + stride * oh : stride, j : j + stride * ow : stride] += routed
-    if pad:
-        return dx_padded[:, :, pad : pad + h, pad : pad + w]
-    return dx_padded
+    dx = dx_padded[:, :, pad : pad + h, pad : pad + w] if pad else dx_padded
+    if out is None:
+        return dx
+    out[...] = dx
+    return out

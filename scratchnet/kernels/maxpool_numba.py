@@ -17,6 +17,7 @@ import numba
 import numpy as np
 
 from .im2col import conv_output_size
+from .out import output_array
 
 
 @numba.njit(parallel=True, cache=True)
@@ -77,8 +78,8 @@ def maxpool_forward(x, size: int, stride: int, pad: int = 0):
     return _maxpool_forward(np.ascontiguousarray(x), size, stride, pad, oh, ow, x.dtype.type(-np.inf), y, argmax)
 
 
-def maxpool_backward(dy, argmax, x_shape, size: int, stride: int, pad: int = 0):
-    """dy (N, C, OH, OW) -> dx (N, C, H, W), in dy's dtype."""
+def maxpool_backward(dy, argmax, x_shape, size: int, stride: int, pad: int = 0, out=None):
+    """dy (N, C, OH, OW) -> dx (N, C, H, W), in dy's dtype, into ``out`` if given."""
     n, c, h, w = x_shape
-    dx = np.empty((n, c, h, w), dtype=dy.dtype)
+    dx = output_array(out, (n, c, h, w), dy.dtype, "maxpool_backward")
     return _maxpool_backward(np.ascontiguousarray(dy), np.ascontiguousarray(argmax), size, stride, pad, h, w, dx)

@@ -15,7 +15,8 @@ class ReLU(Layer):
         return get_array_module(x).maximum(x, 0)
 
     def backward(self, dy):
-        dx = dy * self._mask
+        xp = get_array_module(dy)
+        dx = xp.multiply(dy, self._mask, out=self.dx_buffer(dy.shape, dy.dtype, xp))
         self._mask = None
         return dx
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from ..backend import get_array_module
 from ..kernels import lrn_backward, lrn_forward
 from .base import Layer, check_shape
 
@@ -41,7 +42,8 @@ class LRN(Layer):
     def backward(self, dy):
         x, y, scale = self._saved
         self._saved = None
-        return lrn_backward(self._blocks(dy), x, y, scale, self.size, self.alpha, self.beta).reshape(dy.shape)
+        out = self.dx_buffer(x.shape, dy.dtype, get_array_module(dy))
+        return lrn_backward(self._blocks(dy), x, y, scale, self.size, self.alpha, self.beta, out=out).reshape(dy.shape)
 
     def _blocks(self, a):
         """(N, C, H, W) -> (N * groups, C / groups, H, W): each block is normalised on its own."""

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from ..backend import get_array_module
 from ..kernels import conv_output_size, maxpool_backward, maxpool_forward
 from .base import Layer, check_shape
 
@@ -41,6 +42,7 @@ class MaxPool(Layer):
         return y
 
     def backward(self, dy):
-        dx = maxpool_backward(dy, self._argmax, self._x_shape, self.size, self.stride, self.pad)
+        out = self.dx_buffer(self._x_shape, dy.dtype, get_array_module(dy))
+        dx = maxpool_backward(dy, self._argmax, self._x_shape, self.size, self.stride, self.pad, out=out)
         self._argmax = None
         return dx

@@ -242,6 +242,10 @@ def _build_stages(config: AlexNetConfig, devices: list[Device], seed: int, dtype
         Exchange("fc8", devices, host_targets),
         TowerStage([[("fc8", linear("fc8", fc * towers, config.num_classes).to(devices[0]))]], host_targets),
     ]
+    for stage in stages:  # each dx is used up by the layer below before the next backward pass
+        for tower in getattr(stage, "towers", []):
+            for _, layer in tower:
+                layer.reuse_dx = True
     return stages
 
 
