@@ -290,7 +290,6 @@ def patch_lrn_without_cross_term(monkeypatch):
 
     def lrn_backward(dy, x, y, scale, size, alpha, beta, out=None):
         calls.count += 1
-        assert out is None  # a layer on its own allocates its dx
         return dy * scale ** (-beta)  # forgets that b_j depends on a_i through the window sum
 
     monkeypatch.setattr(lrn_module, "lrn_backward", lrn_backward)

@@ -66,13 +66,13 @@ class Layer:
         return array
 
     def dx_buffer(self, shape: tuple, dtype, xp):
-        """Where backward writes dx: None (fresh memory) unless ``reuse_dx`` is set.
+        """Where backward writes dx: fresh memory, or with ``reuse_dx`` a buffer kept across steps.
 
-        With ``reuse_dx``, a buffer kept across steps that the next backward
-        call overwrites: fresh memory for each of the conv layers' large
-        gradients cost a training step 5% on a 2-core machine, in page faults.
+        A reused dx is overwritten by the layer's next backward call. Fresh
+        memory for each of the conv layers' large gradients cost a training
+        step 5% on a 2-core machine, in page faults (benchmarks/README.md).
         """
-        return self.buffer("dx", shape, dtype, xp) if self.reuse_dx else None
+        return self.buffer("dx", shape, dtype, xp) if self.reuse_dx else xp.empty(shape, dtype=dtype)
 
     def _init_grads(self) -> None:
         self.grads = {name: get_array_module(value).zeros_like(value) for name, value in self.params.items()}

@@ -96,10 +96,7 @@ class Conv2D(Layer):
         n, f, oh, ow = dy.shape
         self.grads["b"][...] = dy.sum(axis=(0, 2, 3))
         dW = self.grads["W"].reshape(self.groups, f // self.groups, -1)
-        dx = None
-        if self.input_grad:
-            dx = self.dx_buffer(x.shape, dy.dtype, xp)
-            dx = xp.empty(x.shape, dtype=dy.dtype) if dx is None else dx
+        dx = self.dx_buffer(x.shape, dy.dtype, xp) if self.input_grad else None
         for chunk, (start, stop) in enumerate(self._chunks(x)):
             cols = self._im2col(x[start:stop])
             dy_rows = self.workspace.array("dy_rows", (f, cols.shape[1]), dy.dtype, xp)
