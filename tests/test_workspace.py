@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 
 from scratchnet.kernels import col2im, im2col, lrn_backward, lrn_forward, maxpool_backward, maxpool_forward
-from scratchnet.layers import Conv2D, Workspace
+from scratchnet.layers import Conv2D, ReLU, Workspace
 from scratchnet.models import alexnet
 
 
@@ -156,3 +156,24 @@ def test_reused_dx_buffers_give_the_same_gradients_and_are_reused():
             assert all(now[name] is buffers[name] for name in now)
         buffers = now
     assert not any("dx" in layer._buffers for _, layer in fresh.layers())
+
+
+def test_inplace_relu_overwrites_its_input_and_agrees():
+    x = normal(5, (2, 3, 4, 4))
+    dy = normal(6, x.shape)
+    plain, inplace = ReLU(), ReLU(inplace=True)
+    y = plain.forward(x)
+    dx = plain.backward(dy)
+    x_copy = x.copy()
+    y_inplace = inplace.forward(x_copy)
+    assert y_inplace is x_copy
+    np.testing.assert_array_equal(y_inplace, y)
+    np.testing.assert_array_equal(inplace.backward(dy), dx)
+    assert repr(inplace) == "ReLU(inplace=True)"
+
+
+def test_relu_keeps_no_mask_for_inference():
+    relu = ReLU()
+    relu.forward(normal(7, (2, 3)), train=False)
+    with pytest.raises(RuntimeError, match="forward"):
+        relu.backward(np.ones((2, 3)))

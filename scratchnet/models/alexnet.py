@@ -173,7 +173,8 @@ def _build_stages(config: AlexNetConfig, devices: list[Device], seed: int, dtype
         return {"weight_std": None, "bias": 0.0}
 
     def activation():
-        return ReLU() if config.activation == "relu" else Tanh()
+        # In place: its input is always the fresh output of a Conv2D or Linear that keeps no reference to it.
+        return ReLU(inplace=True) if config.activation == "relu" else Tanh()
 
     def conv(name, cin, cout, geometry, groups=1):
         kernel, stride, pad = geometry
