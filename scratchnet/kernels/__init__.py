@@ -67,8 +67,9 @@ def _let_openmp_threads_sleep() -> None:
     kernel, and a convolution calls a kernel and a multi-threaded GEMM in
     turn, chunk after chunk: on two cores the spinning threads held the
     GEMM's threads off the CPU and made a training step with the towers one
-    after the other 3.8x slower (benchmarks/README.md). OpenMP reads the setting when Numba first starts
-    its threads, at the first parallel kernel call, which comes after this.
+    after the other 3.8x slower (benchmarks/README.md). OpenMP reads the
+    setting when Numba first starts its threads, at the first parallel
+    kernel call, which comes after this.
     """
     os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
 
