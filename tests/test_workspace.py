@@ -79,8 +79,9 @@ def test_conv_scratch_is_one_chunk_not_the_batch():
     x = normal(0, (6, 3, 16, 16), np.float32)
     conv.forward(x)
     conv.backward(np.ones(conv.output_shape(x.shape), np.float32))
-    # cols and dcols, the forward's outputs and the backward's dy rows: for one image, of six.
-    assert conv.workspace.nbytes == 2 * cols_bytes + 2 * out_bytes
+    # cols and dcols, the forward's outputs and the backward's dy rows: for one image, of six;
+    # and one chunk's weight gradient.
+    assert conv.workspace.nbytes == 2 * cols_bytes + 2 * out_bytes + conv.params["W"].nbytes
 
 
 def test_backward_needs_a_training_forward():

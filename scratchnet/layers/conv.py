@@ -106,11 +106,12 @@ class Conv2D(Layer):
                     self._weight_groups(), self._row_groups(cols), self._row_groups(dy_rows))):
                 # dW_g^T = cols_g @ dy_g^T: OpenBLAS runs this shape (long inner axis as the
                 # rows of a C-ordered operand) several times faster than dy_g @ cols_g^T.
-                dW_chunk = xp.matmul(cols_g, dy_g.T).T
+                dW_chunk = self.workspace.array("dW_chunk", (cols_g.shape[0], f // self.groups), dy.dtype, xp)
+                xp.matmul(cols_g, dy_g.T, out=dW_chunk)
                 if chunk:
-                    dW[g] += dW_chunk
+                    dW[g] += dW_chunk.T
                 else:
-                    dW[g][...] = dW_chunk
+                    dW[g][...] = dW_chunk.T
                 if self.input_grad:
                     xp.matmul(W_g.T, dy_g, out=self._row_groups(dcols)[g])
             if self.input_grad:
