@@ -1,4 +1,4 @@
-"""Shared test helpers: where the repository root is."""
+"""Shared test helpers: where the repository root is, and both CPU paths for kernel tests."""
 
 from __future__ import annotations
 
@@ -22,3 +22,10 @@ REPO_ROOT = find_repo_root()
 @pytest.fixture
 def repo_root() -> Path:
     return REPO_ROOT
+
+
+# Run a kernel test on both CPU paths: the Numba one (where registered) and the plain NumPy one.
+@pytest.fixture(params=["1", "0"], ids=["numba-on", "numba-off"])
+def numba_switch(request, monkeypatch):
+    monkeypatch.setenv("SCRATCHNET_NUMBA", request.param)
+    return request.param

@@ -32,13 +32,6 @@ def normal(seed, shape, dtype=np.float64, scale=1.0):
     return (np.random.default_rng(seed).standard_normal(shape) * scale).astype(dtype)
 
 
-# Run the kernel tests on both CPU paths: the Numba one (where registered) and the plain NumPy one.
-@pytest.fixture(params=["1", "0"], ids=["numba-on", "numba-off"])
-def numba_switch(request, monkeypatch):
-    monkeypatch.setenv("SCRATCHNET_NUMBA", request.param)
-    return request.param
-
-
 # --------------------------------------------------------------------------------------------
 # Shapes: forward, backward and output_shape() agree.
 

@@ -10,12 +10,6 @@ from scratchnet.layers import Conv2D, ReLU, Workspace
 from scratchnet.models import alexnet
 
 
-@pytest.fixture(params=["1", "0"], ids=["numba-on", "numba-off"])
-def numba_switch(request, monkeypatch):
-    monkeypatch.setenv("SCRATCHNET_NUMBA", request.param)
-    return request.param
-
-
 def normal(seed, shape, dtype=np.float64):
     return np.random.default_rng(seed).standard_normal(shape).astype(dtype)
 
