@@ -67,8 +67,8 @@ def test_workspace_reuses_its_memory_and_grows_when_asked_for_more():
 
 
 def test_conv_scratch_is_one_chunk_not_the_batch():
-    cols_bytes, out_bytes = 3 * 9 * 16 * 16 * 4, 8 * 16 * 16 * 4  # one image's columns and outputs
-    conv = Conv2D(3, 8, 3, pad=1, rng=0)
+    cols_bytes, out_bytes = 3 * 25 * 16 * 16 * 4, 8 * 16 * 16 * 4  # one image's columns and outputs
+    conv = Conv2D(3, 8, 5, pad=2, rng=0)  # 5x5: im2col in both passes (3x3 stride 1 is Winograd's forward)
     conv.workspace = Workspace(chunk_bytes=cols_bytes)
     x = normal(0, (6, 3, 16, 16), np.float32)
     conv.forward(x)

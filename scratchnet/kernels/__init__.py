@@ -18,6 +18,7 @@ from ..backend import is_host_array, numba_enabled
 from . import im2col as _im2col
 from . import lrn as _lrn
 from . import maxpool as _maxpool
+from . import winograd as _winograd
 
 # name -> CPU (NumPy-array) implementation with the reference's signature.
 _cpu_fast: dict = {}
@@ -38,6 +39,11 @@ def _dispatch(name: str, reference):
     kernel.__doc__ = reference.__doc__
     kernel.reference = reference
     return kernel
+
+
+def compiled(name: str, array) -> bool:
+    """Whether ``name`` runs its compiled CPU version on ``array`` (else the reference)."""
+    return name in _cpu_fast and numba_enabled() and is_host_array(array)
 
 
 def threadsafe() -> bool | None:
@@ -105,6 +111,9 @@ lrn_forward = _dispatch("lrn_forward", _lrn.lrn_forward)
 lrn_backward = _dispatch("lrn_backward", _lrn.lrn_backward)
 maxpool_forward = _dispatch("maxpool_forward", _maxpool.maxpool_forward)
 maxpool_backward = _dispatch("maxpool_backward", _maxpool.maxpool_backward)
+winograd_weights = _winograd.winograd_weights
+winograd_input = _dispatch("winograd_input", _winograd.winograd_input)
+winograd_output = _dispatch("winograd_output", _winograd.winograd_output)
 
 _reference = {kernel.__name__: kernel.reference
               for kernel in (im2col, col2im, lrn_forward, lrn_backward, maxpool_forward, maxpool_backward)}
@@ -113,5 +122,6 @@ _reference = {kernel.__name__: kernel.reference
 # 1.0-3x, col2im 2.5x, LRN 1.5-2.5x, max-pool 4-6x per core, and they use both).
 for _name, _module in (("im2col", "im2col_numba"), ("col2im", "im2col_numba"),
                        ("lrn_forward", "lrn_numba"), ("lrn_backward", "lrn_numba"),
-                       ("maxpool_forward", "maxpool_numba"), ("maxpool_backward", "maxpool_numba")):
+                       ("maxpool_forward", "maxpool_numba"), ("maxpool_backward", "maxpool_numba"),
+                       ("winograd_input", "winograd_numba"), ("winograd_output", "winograd_numba")):
     register_cpu_kernel(_name, _numba_on_first_call(_name, _module))

@@ -1,0 +1,87 @@
+"""Winograd's F(2x2, 3x3): a 3x3, stride-1 convolution with 2.25x fewer multiplies (reference, xp-generic).
+
+Lavin and Gray (2016), "Fast algorithms for convolutional neural networks".
+Every 2x2 block of outputs comes from a 4x4 tile of the padded input; tiles
+overlap by 2. With the constant matrices below, for one input channel and
+one kernel g (3x3) and tile d (4x4),
+
+    y_tile = A^T [ (G g G^T) * (B^T d B) ] A          (* element-wise, 4x4)
+
+and summing over channels turns the element-wise product into 16 GEMMs,
+one per position (a, b) of the 4x4 transformed tile:
+
+    U[a, b]   = (G g G^T)[a, b]        (F, C)          weights, once per call
+    V[a, b]   = (B^T d B)[a, b]        (C, N * tiles)  the input's tiles
+    M[a, b]   = U[a, b] @ V[a, b]      (F, N * tiles)
+    y         = A^T M A per tile, cropped to (OH, OW)
+
+16 GEMMs of F x C x (N tiles) against im2col's one of F x 9C x (N OH OW):
+(4 x 4) / (9 x 2 x 2) = 0.44 of the multiplies when OH, OW are even.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from ..backend import get_array_module
+
+G = np.array([[1.0, 0.0, 0.0], [0.5, 0.5, 0.5], [0.5, -0.5, 0.5], [0.0, 0.0, 1.0]])
+B_T = np.array([[1.0, 0.0, -1.0, 0.0], [0.0, 1.0, 1.0, 0.0], [0.0, -1.0, 1.0, 0.0], [0.0, 1.0, 0.0, -1.0]])
+A_T = np.array([[1.0, 1.0, 1.0, 0.0], [0.0, 1.0, -1.0, -1.0]])
+
+
+def tiles(size: int, pad: int) -> int:
+    """Tiles along an axis: one per 2 outputs, the output size being size + 2 pad - 2."""
+    return (size + 2 * pad - 2 + 1) // 2
+
+
+def winograd_weights(W):
+    """W (F, C, 3, 3) -> U (4, 4, F, C), in W's dtype."""
+    xp = get_array_module(W)
+    g = xp.asarray(G, dtype=W.dtype)
+    return xp.einsum("ai,fcij,bj->abfc", g, W, g)
+
+
+def winograd_input(x, pad: int, out=None):
+    """x (N, C, H, W) -> V (4, 4, C, N * th * tw), tiles in (n, ty, tx) order."""
+    xp = get_array_module(x)
+    n, c, h, w = x.shape
+    th, tw = tiles(h, pad), tiles(w, pad)
+    # 2 t + 2 >= H + 2 pad rows and columns: zeros beyond the input, as in the padding.
+    padded = xp.zeros((n, c, 2 * th + 2, 2 * tw + 2), dtype=x.dtype)
+    padded[:, :, pad:pad + h, pad:pad + w] = x
+    # d[i][j]: element (i, j) of every tile, shape (N, C, th, tw).
+    d = [[padded[:, :, i:i + 2 * th:2, j:j + 2 * tw:2] for j in range(4)] for i in range(4)]
+    if out is None:
+        out = xp.empty((4, 4, c, n * th * tw), dtype=x.dtype)
+    V = out.reshape(4, 4, c, n, th, tw)
+    for a in range(4):
+        for b in range(4):
+            total = 0
+            for i in range(4):
+                for j in range(4):
+                    weight = B_T[a, i] * B_T[b, j]
+                    if weight:
+                        total = total + weight * d[i][j]
+            V[a, b] = total.transpose(1, 0, 2, 3)
+    return out
+
+
+def winograd_output(M, n: int, oh: int, ow: int, out):
+    """M (4, 4, F, N * th * tw) -> out (N, F, OH, OW), the tiles' 2x2 outputs cropped to OH x OW."""
+    xp = get_array_module(M)
+    f = M.shape[2]
+    th, tw = (oh + 1) // 2, (ow + 1) // 2
+    m = M.reshape(4, 4, f, n, th, tw)
+    full = xp.empty((n, f, 2 * th, 2 * tw), dtype=M.dtype)
+    for p in range(2):
+        for q in range(2):
+            total = 0
+            for a in range(4):
+                for b in range(4):
+                    weight = A_T[p, a] * A_T[q, b]
+                    if weight:
+                        total = total + weight * m[a, b]
+            full[:, :, p::2, q::2] = total.transpose(1, 0, 2, 3)
+    out[...] = full[:, :, :oh, :ow]
+    return out

@@ -1,0 +1,107 @@
+"""Winograd F(2x2, 3x3) input and output transforms compiled with Numba for NumPy arrays on the CPU.
+
+Same signatures and results as the reference (``winograd.py``), without
+its padded copy and its 16 strided passes: each (n, c) input plane and each
+(n, f) output plane is one parallel task, and each tile is read once, its
+B^T d B (or A^T m A) written out with the matrices' 0 and +-1 entries
+spelled as additions. Padding is read as 0 by bounds checks.
+"""
+
+from __future__ import annotations
+
+import numba
+import numpy as np
+
+from .out import output_array
+from .winograd import tiles
+
+
+@numba.njit(inline="always")
+def _bt(d0, d1, d2, d3):
+    """B^T applied to a column (d0, d1, d2, d3)."""
+    return d0 - d2, d1 + d2, d2 - d1, d1 - d3
+
+
+@numba.njit(parallel=True, cache=True)
+def _transform_input(x, pad, th, tw, V):
+    n, c, h, w = x.shape
+    width = 2 * tw + 2
+    # Channel by channel, so that each of the 16 rows V[a, b, ch] is written front to back.
+    for ch in numba.prange(c):
+        # The plane, zero-padded to 2 t + 2 rows and columns: no bounds checks below.
+        plane = np.zeros((2 * th + 2, width), dtype=x.dtype)
+        t = np.empty((4, width), dtype=x.dtype)
+        rows = V[:, :, ch]  # (4, 4, N * th * tw)
+        for b in range(n):
+            plane[pad:pad + h, pad:pad + w] = x[b, ch]
+            for ty in range(th):
+                r0, r1, r2, r3 = plane[2 * ty], plane[2 * ty + 1], plane[2 * ty + 2], plane[2 * ty + 3]
+                # t = B^T d for the whole strip of tiles: four rows, every column.
+                for col in range(width):
+                    t[0, col] = r0[col] - r2[col]
+                    t[1, col] = r1[col] + r2[col]
+                    t[2, col] = r2[col] - r1[col]
+                    t[3, col] = r1[col] - r3[col]
+                # V = t B, tile by tile along the strip.
+                at = (b * th + ty) * tw
+                for a in range(4):
+                    ta = t[a]
+                    v0, v1, v2, v3 = rows[a, 0], rows[a, 1], rows[a, 2], rows[a, 3]
+                    for tx in range(tw):
+                        col = 2 * tx
+                        v0[at + tx] = ta[col] - ta[col + 2]
+                        v1[at + tx] = ta[col + 1] + ta[col + 2]
+                        v2[at + tx] = ta[col + 2] - ta[col + 1]
+                        v3[at + tx] = ta[col + 1] - ta[col + 3]
+    return V
+
+
+@numba.njit(inline="always")
+def _at_(m0, m1, m2, m3):
+    """A^T applied to a column (m0, m1, m2, m3)."""
+    return m0 + m1 + m2, m1 - m2 - m3
+
+
+@numba.njit(parallel=True, cache=True)
+def _transform_output(M, n, th, tw, y):
+    f = M.shape[2]
+    oh, ow = y.shape[2], y.shape[3]
+    for nf in numba.prange(n * f):
+        b = nf // f
+        k = nf % f
+        for ty in range(th):
+            row = 2 * ty
+            for tx in range(tw):
+                col = 2 * tx
+                tile = (b * th + ty) * tw + tx
+                # s = A^T m, one column j at a time; then y = s A, one row at a time.
+                s00, s10 = _at_(M[0, 0, k, tile], M[1, 0, k, tile], M[2, 0, k, tile], M[3, 0, k, tile])
+                s01, s11 = _at_(M[0, 1, k, tile], M[1, 1, k, tile], M[2, 1, k, tile], M[3, 1, k, tile])
+                s02, s12 = _at_(M[0, 2, k, tile], M[1, 2, k, tile], M[2, 2, k, tile], M[3, 2, k, tile])
+                s03, s13 = _at_(M[0, 3, k, tile], M[1, 3, k, tile], M[2, 3, k, tile], M[3, 3, k, tile])
+                y00, y01 = _at_(s00, s01, s02, s03)
+                y10, y11 = _at_(s10, s11, s12, s13)
+                y[b, k, row, col] = y00
+                if col + 1 < ow:
+                    y[b, k, row, col + 1] = y01
+                if row + 1 < oh:
+                    y[b, k, row + 1, col] = y10
+                    if col + 1 < ow:
+                        y[b, k, row + 1, col + 1] = y11
+    return y
+
+
+def winograd_input(x, pad: int, out=None):
+    """x (N, C, H, W) -> V (4, 4, C, N * th * tw), tiles in (n, ty, tx) order."""
+    n, c, h, w = x.shape
+    th, tw = tiles(h, pad), tiles(w, pad)
+    out = output_array(out, (4, 4, c, n * th * tw), x.dtype, "winograd_input")
+    _transform_input(np.ascontiguousarray(x), pad, th, tw, out)
+    return out
+
+
+def winograd_output(M, n: int, oh: int, ow: int, out):
+    """M (4, 4, F, N * th * tw) -> out (N, F, OH, OW), the tiles' 2x2 outputs cropped to OH x OW."""
+    out = output_array(out, (n, M.shape[2], oh, ow), M.dtype, "winograd_output")
+    _transform_output(M, n, (oh + 1) // 2, (ow + 1) // 2, out)
+    return out

@@ -1,0 +1,62 @@
+"""Winograd's F(2x2, 3x3) forward: its compiled transforms equal the reference, and Conv2D equals im2col."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+import scratchnet.kernels as kernels
+from scratchnet.kernels import winograd, winograd_numba
+from scratchnet.layers import Conv2D
+
+
+def normal(seed, shape, dtype=np.float64):
+    return np.random.default_rng(seed).standard_normal(shape).astype(dtype)
+
+
+SHAPES = [((2, 3, 7, 6), 1), ((1, 5, 13, 13), 1), ((3, 2, 5, 8), 0), ((2, 2, 6, 5), 2), ((1, 1, 1, 1), 1)]
+
+
+@pytest.mark.parametrize("shape, pad", SHAPES)
+@pytest.mark.parametrize("dtype", [np.float64, np.float32])
+def test_compiled_transforms_equal_the_reference(shape, pad, dtype):
+    x = normal(0, shape, dtype)
+    V = winograd_numba.winograd_input(x, pad)
+    np.testing.assert_allclose(V, winograd.winograd_input(x, pad), rtol=1e-6, atol=1e-6)
+    n, _, h, w = shape
+    oh, ow = h + 2 * pad - 2, w + 2 * pad - 2
+    M = normal(1, (4, 4, 3, V.shape[3]), dtype)
+    fast = winograd_numba.winograd_output(M, n, oh, ow, np.empty((n, 3, oh, ow), dtype))
+    np.testing.assert_allclose(fast, winograd.winograd_output(M, n, oh, ow, np.empty((n, 3, oh, ow), dtype)),
+                               rtol=1e-6, atol=1e-6)
+    assert V.dtype == fast.dtype == dtype
+
+
+# (in, out, pad, groups), input shape
+CONVS = [((3, 4, 1, 1), (2, 3, 7, 6)), ((4, 6, 1, 2), (3, 4, 13, 13)), ((2, 3, 0, 1), (2, 2, 5, 8)),
+         ((6, 4, 2, 2), (1, 6, 6, 5)), ((2, 2, 1, 1), (2, 2, 1, 1))]
+
+
+@pytest.mark.parametrize("geometry, shape", CONVS)
+@pytest.mark.parametrize("dtype", [np.float64, np.float32])
+def test_conv2d_by_winograd_equals_im2col(geometry, shape, dtype, monkeypatch):
+    monkeypatch.setenv("SCRATCHNET_NUMBA", "1")
+    in_ch, out_ch, pad, groups = geometry
+    conv = Conv2D(in_ch, out_ch, 3, 1, pad, groups, bias=0.2, rng=3, dtype=dtype)
+    x = normal(4, shape, dtype)
+    y = conv.forward(x, train=False)
+    assert conv.workspace.nbytes and "winograd_in" in conv.workspace._storage  # the Winograd path ran
+    compiled = kernels.compiled
+    monkeypatch.setattr(kernels, "compiled", lambda name, array: name != "winograd_input" and compiled(name, array))
+    reference = Conv2D(in_ch, out_ch, 3, 1, pad, groups, bias=0.2, rng=3, dtype=dtype).forward(x, train=False)
+    tolerance = 1e-12 if dtype == np.float64 else 2e-5
+    np.testing.assert_allclose(y, reference, rtol=tolerance, atol=tolerance)
+
+
+def test_winograd_only_for_3x3_stride_1_on_the_compiled_path(monkeypatch):
+    x = normal(5, (1, 2, 7, 7), np.float32)
+    for conv, env in [(Conv2D(2, 2, 3, stride=2, pad=1, rng=0), "1"), (Conv2D(2, 2, 5, pad=2, rng=0), "1"),
+                      (Conv2D(2, 2, 3, pad=1, rng=0), "0")]:
+        monkeypatch.setenv("SCRATCHNET_NUMBA", env)
+        conv.forward(x)
+        assert "winograd_in" not in conv.workspace._storage, conv
