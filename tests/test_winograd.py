@@ -60,3 +60,15 @@ def test_winograd_only_for_3x3_stride_1_on_the_compiled_path(monkeypatch):
         monkeypatch.setenv("SCRATCHNET_NUMBA", env)
         conv.forward(x)
         assert "winograd_in" not in conv.workspace._storage, conv
+
+
+@pytest.mark.parametrize("shape, pad", SHAPES)
+def test_reference_pipeline_is_the_convolution(shape, pad, monkeypatch):
+    """U, V, 16 GEMMs and the output transform, all reference code, equal Conv2D by im2col (NumPy path)."""
+    monkeypatch.setenv("SCRATCHNET_NUMBA", "0")
+    n, c, h, w = shape
+    conv = Conv2D(c, 3, 3, 1, pad, rng=6, dtype=np.float64)
+    x = normal(7, shape)
+    y = conv.forward(x, train=False)
+    M = np.matmul(winograd.winograd_weights(conv.params["W"]), winograd.winograd_input(x, pad))
+    np.testing.assert_allclose(winograd.winograd_output(M, n, *y.shape[2:], np.empty_like(y)), y, atol=1e-12)

@@ -35,6 +35,16 @@ def tiles(size: int, pad: int) -> int:
     return (size + 2 * pad - 2 + 1) // 2
 
 
+def _sandwich(left, right, parts):
+    """(L P R^T)[p, q] for one row p of L and one row q of R: sum of left[i] right[j] parts[i][j], zeros skipped."""
+    total = 0
+    for i, weight_i in enumerate(left):
+        for j, weight_j in enumerate(right):
+            if weight_i * weight_j:
+                total = total + weight_i * weight_j * parts[i][j]
+    return total
+
+
 def winograd_weights(W):
     """W (F, C, 3, 3) -> U (4, 4, F, C), in W's dtype."""
     xp = get_array_module(W)
@@ -57,13 +67,7 @@ def winograd_input(x, pad: int, out=None):
     V = out.reshape(4, 4, c, n, th, tw)
     for a in range(4):
         for b in range(4):
-            total = 0
-            for i in range(4):
-                for j in range(4):
-                    weight = B_T[a, i] * B_T[b, j]
-                    if weight:
-                        total = total + weight * d[i][j]
-            V[a, b] = total.transpose(1, 0, 2, 3)
+            V[a, b] = _sandwich(B_T[a], B_T[b], d).transpose(1, 0, 2, 3)
     return out
 
 
@@ -76,12 +80,6 @@ def winograd_output(M, n: int, oh: int, ow: int, out):
     full = xp.empty((n, f, 2 * th, 2 * tw), dtype=M.dtype)
     for p in range(2):
         for q in range(2):
-            total = 0
-            for a in range(4):
-                for b in range(4):
-                    weight = A_T[p, a] * A_T[q, b]
-                    if weight:
-                        total = total + weight * m[a, b]
-            full[:, :, p::2, q::2] = total.transpose(1, 0, 2, 3)
+            full[:, :, p::2, q::2] = _sandwich(A_T[p], A_T[q], m).transpose(1, 0, 2, 3)
     out[...] = full[:, :, :oh, :ow]
     return out
