@@ -40,17 +40,26 @@ CONVS = [((3, 4, 1, 1), (2, 3, 7, 6)), ((4, 6, 1, 2), (3, 4, 13, 13)), ((2, 3, 0
 @pytest.mark.parametrize("geometry, shape", CONVS)
 @pytest.mark.parametrize("dtype", [np.float64, np.float32])
 def test_conv2d_by_winograd_equals_im2col(geometry, shape, dtype, monkeypatch):
+    """Forward y and backward dx by Winograd, against im2col's y and col2im's dx (dW is im2col's in both)."""
     monkeypatch.setenv("SCRATCHNET_NUMBA", "1")
     in_ch, out_ch, pad, groups = geometry
-    conv = Conv2D(in_ch, out_ch, 3, 1, pad, groups, bias=0.2, rng=3, dtype=dtype)
     x = normal(4, shape, dtype)
-    y = conv.forward(x, train=False)
-    assert conv.workspace.nbytes and "winograd_in" in conv.workspace._storage  # the Winograd path ran
+
+    def run():
+        conv = Conv2D(in_ch, out_ch, 3, 1, pad, groups, bias=0.2, rng=3, dtype=dtype)
+        y = conv.forward(x)
+        dx = conv.backward(normal(5, y.shape, dtype))
+        return conv, (y, dx, conv.grads["W"], conv.grads["b"])
+
+    conv, by_winograd = run()
+    assert "winograd_in" in conv.workspace._storage  # the Winograd path ran
     compiled = kernels.compiled
     monkeypatch.setattr(kernels, "compiled", lambda name, array: name != "winograd_input" and compiled(name, array))
-    reference = Conv2D(in_ch, out_ch, 3, 1, pad, groups, bias=0.2, rng=3, dtype=dtype).forward(x, train=False)
+    conv, by_im2col = run()
+    assert "winograd_in" not in conv.workspace._storage
     tolerance = 1e-12 if dtype == np.float64 else 2e-5
-    np.testing.assert_allclose(y, reference, rtol=tolerance, atol=tolerance)
+    for name, a, b in zip(("y", "dx", "dW", "db"), by_winograd, by_im2col):
+        np.testing.assert_allclose(a, b, rtol=tolerance, atol=tolerance, err_msg=name)
 
 
 def test_winograd_only_for_3x3_stride_1_on_the_compiled_path(monkeypatch):

@@ -34,9 +34,11 @@ class Conv2D(Layer):
     (see ``workspace.py``); dW sums over the chunks. The forward keeps x, not
     its k * k times larger columns, and the backward builds them again.
 
-    A 3x3, stride-1 forward on the compiled CPU path (conv3-5 in AlexNet)
-    computes the same y by Winograd's F(2x2, 3x3) instead: 0.44 of the
-    multiply-adds (``kernels/winograd.py``). Its backward is the one above.
+    A 3x3, stride-1 convolution on the compiled CPU path (conv3-5 in
+    AlexNet) computes the same y, and the same dx, by Winograd's F(2x2, 3x3)
+    instead: 0.44 of the multiply-adds (``kernels/winograd.py``). dx is then
+    the convolution of dy by W' (each group's W transposed and rotated by
+    180 degrees) with padding 2 - pad; dW is im2col's as above.
 
     Init: N(0, weight_std^2), He's sqrt(2 / fan_in) when ``weight_std`` is None.
     """
@@ -83,8 +85,8 @@ class Conv2D(Layer):
         x = xp.ascontiguousarray(x)
         y = xp.empty((n, f, oh, ow), dtype=x.dtype)
         self._x = x if train else None
-        if self.kernel == 3 and self.stride == 1 and kernels.compiled("winograd_input", x):
-            return self._forward_winograd(x, y)
+        if self._winograd_applies(x):
+            return self._winograd(x, self.params["W"], self.pad, y, bias=self.params["b"])
         bias = self.params["b"][:, None]
         for start, stop in self._chunks(x):
             cols = self._im2col(x[start:stop])
@@ -95,26 +97,38 @@ class Conv2D(Layer):
             y[start:stop] = out.reshape(f, stop - start, oh, ow).transpose(1, 0, 2, 3)
         return y
 
-    def _forward_winograd(self, x, y):
-        """The same forward by Winograd's F(2x2, 3x3) (``kernels/winograd.py``): 16 GEMMs of
-        (F/groups, C/groups) by (C/groups, tiles), 0.44 of im2col's multiply-adds."""
+    def _winograd_applies(self, x) -> bool:
+        return self.kernel == 3 and self.stride == 1 and self.pad <= 2 and kernels.compiled("winograd_input", x)
+
+    def _winograd(self, x, W, pad: int, out, bias=None):
+        """out = the stride-1 3x3 convolution of x by W (groups as self's), by Winograd's F(2x2, 3x3)
+        (``kernels/winograd.py``): 16 GEMMs of (F/groups, C/groups) by (C/groups, tiles), 0.44 of im2col's
+        multiply-adds. The forward's x and W, or the backward's dy and flipped W."""
         xp = get_array_module(x)
-        n, f, oh, ow = y.shape
-        U = winograd_weights(self.params["W"])  # (4, 4, F, C/groups)
-        bias = self.params["b"][:, None, None]
-        f_group, c_group = f // self.groups, self.in_ch // self.groups
+        n, f, oh, ow = out.shape
+        c = x.shape[1]
+        U = winograd_weights(W)  # (4, 4, F, C/groups)
+        f_group, c_group = f // self.groups, c // self.groups
         for start, stop in self._chunks(x):
-            V = winograd_input(x[start:stop], self.pad, out=self.workspace.array(
-                "winograd_in", (4, 4, self.in_ch, (stop - start) * ((oh + 1) // 2) * ((ow + 1) // 2)), x.dtype, xp))
+            V = winograd_input(x[start:stop], pad, out=self.workspace.array(
+                "winograd_in", (4, 4, c, (stop - start) * ((oh + 1) // 2) * ((ow + 1) // 2)), x.dtype, xp))
             M = self.workspace.array("winograd_out", (4, 4, f, V.shape[3]), x.dtype, xp)
             for a in range(4):
                 for b in range(4):
                     for g in range(self.groups):
                         xp.matmul(U[a, b, g * f_group:(g + 1) * f_group], V[a, b, g * c_group:(g + 1) * c_group],
                                   out=M[a, b, g * f_group:(g + 1) * f_group])
-            chunk = winograd_output(M, stop - start, oh, ow, out=y[start:stop])
-            chunk += bias
-        return y
+            chunk = winograd_output(M, stop - start, oh, ow, out=out[start:stop])
+            if bias is not None:
+                chunk += bias[:, None, None]
+        return out
+
+    def _flipped_weights(self):
+        """W' (C, F/groups, 3, 3) with dx = conv(dy, W', pad 2 - pad): each group's W transposed, rotated 180°."""
+        W = self.params["W"]
+        f_group = self.out_ch // self.groups
+        return W.reshape(self.groups, f_group, -1, 3, 3).transpose(0, 2, 1, 3, 4)[..., ::-1, ::-1].reshape(
+            self.in_ch, f_group, 3, 3)
 
     def backward(self, dy):
         if self._x is None:
@@ -125,11 +139,14 @@ class Conv2D(Layer):
         self.grads["b"][...] = dy.sum(axis=(0, 2, 3))
         dW = self.grads["W"].reshape(self.groups, f // self.groups, -1)
         dx = self.dx_buffer(x.shape, dy.dtype, xp) if self.input_grad else None
+        # dx by Winograd, after the loop, where it applies; by dcols and col2im inside it otherwise.
+        winograd_dx = self.input_grad and self._winograd_applies(dy)
+        columns_dx = self.input_grad and not winograd_dx
         for chunk, (start, stop) in enumerate(self._chunks(x)):
             cols = self._im2col(x[start:stop])
             dy_rows = self.workspace.array("dy_rows", (f, cols.shape[1]), dy.dtype, xp)
             dy_rows.reshape(f, stop - start, oh, ow)[...] = dy[start:stop].transpose(1, 0, 2, 3)
-            dcols = self.workspace.array("dcols", cols.shape, dy.dtype, xp) if self.input_grad else None
+            dcols = self.workspace.array("dcols", cols.shape, dy.dtype, xp) if columns_dx else None
             for g, (W_g, cols_g, dy_g) in enumerate(zip(
                     self._weight_groups(), self._row_groups(cols), self._row_groups(dy_rows))):
                 # dW_g^T = cols_g @ dy_g^T: OpenBLAS runs this shape (long inner axis as the
@@ -140,10 +157,12 @@ class Conv2D(Layer):
                     dW[g] += dW_chunk.T
                 else:
                     dW[g][...] = dW_chunk.T
-                if self.input_grad:
+                if columns_dx:
                     xp.matmul(W_g.T, dy_g, out=self._row_groups(dcols)[g])
-            if self.input_grad:
+            if columns_dx:
                 col2im(dcols, (stop - start, *x.shape[1:]), self.kernel, self.stride, self.pad, out=dx[start:stop])
+        if winograd_dx:
+            self._winograd(xp.ascontiguousarray(dy), self._flipped_weights(), 2 - self.pad, dx)
         return dx
 
     def _chunks(self, x):
