@@ -13,12 +13,13 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
+from types import SimpleNamespace
 
 import numpy as np
 import pytest
 
 import scratchnet.kernels as kernels
-from scratchnet.kernels import im2col_numba, lrn_numba, maxpool_numba
+from scratchnet.kernels import im2col_numba, lrn_numba, maxpool_numba, winograd_numba
 
 # The references, straight from their modules (scratchnet.kernels.im2col is the dispatcher).
 im2col_ref = sys.modules["scratchnet.kernels.im2col"]
@@ -172,6 +173,8 @@ KERNEL_CALLS = {
     "maxpool_forward": lambda: (normal(9, (1, 2, 5, 5), np.float32), 3, 2),
     "maxpool_backward": lambda: (normal(9, (1, 2, 2, 2), np.float32), np.zeros((1, 2, 2, 2), np.uint8),
                                  (1, 2, 5, 5), 3, 2),
+    "winograd_input": lambda: (normal(9, (1, 2, 5, 5), np.float32), 1),
+    "winograd_output": lambda: (normal(9, (4, 4, 3, 9), np.float32), 1, 5, 5, np.empty((1, 3, 5, 5), np.float32)),
 }
 
 
@@ -193,11 +196,29 @@ def test_dispatcher_switch(name, switch, fast_expected, monkeypatch):
 @pytest.mark.parametrize("name, module", [
     ("im2col", im2col_numba), ("col2im", im2col_numba), ("lrn_forward", lrn_numba), ("lrn_backward", lrn_numba),
     ("maxpool_forward", maxpool_numba), ("maxpool_backward", maxpool_numba),
+    ("winograd_input", winograd_numba), ("winograd_output", winograd_numba),
 ])
 def test_dispatcher_loads_the_numba_kernel_on_first_call(name, module, monkeypatch):
     monkeypatch.setenv("SCRATCHNET_NUMBA", "1")
     getattr(kernels, name)(*KERNEL_CALLS[name]())
     assert kernels._cpu_fast[name] is getattr(module, name)
+
+
+@pytest.mark.parametrize("name", sorted(KERNEL_CALLS))
+def test_a_kernel_whose_numba_module_fails_to_import_falls_back_to_its_reference(name, monkeypatch):
+    def no_numba(module):
+        raise ImportError(f"no {module} here")
+
+    monkeypatch.setattr(kernels, "importlib", SimpleNamespace(import_module=no_numba))
+    monkeypatch.setitem(kernels._cpu_fast, name, None)  # restored after the test
+    loader = kernels._numba_on_first_call(name, "any_numba")
+    with pytest.warns(UserWarning, match=f"using the NumPy reference for {name}"):
+        result = loader(*KERNEL_CALLS[name]())
+    expected = kernels.__dict__[name].reference(*KERNEL_CALLS[name]())
+    for got, want in zip(result if isinstance(result, tuple) else [result],
+                         expected if isinstance(expected, tuple) else [expected]):
+        np.testing.assert_array_equal(got, want)
+    assert name not in kernels._cpu_fast
 
 
 def test_importing_scratchnet_compiles_nothing():

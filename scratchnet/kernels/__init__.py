@@ -116,7 +116,8 @@ winograd_input = _dispatch("winograd_input", _winograd.winograd_input)
 winograd_output = _dispatch("winograd_output", _winograd.winograd_output)
 
 _reference = {kernel.__name__: kernel.reference
-              for kernel in (im2col, col2im, lrn_forward, lrn_backward, maxpool_forward, maxpool_backward)}
+              for kernel in (im2col, col2im, lrn_forward, lrn_backward, maxpool_forward, maxpool_backward,
+                             winograd_input, winograd_output)}
 
 # The Numba CPU versions, same signatures (measured at AlexNet's sizes: im2col
 # 1.0-3x, col2im 2.5x, LRN 1.5-2.5x, max-pool 4-6x per core, and they use both).
