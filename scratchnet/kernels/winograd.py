@@ -30,9 +30,9 @@ B_T = np.array([[1.0, 0.0, -1.0, 0.0], [0.0, 1.0, 1.0, 0.0], [0.0, -1.0, 1.0, 0.
 A_T = np.array([[1.0, 1.0, 1.0, 0.0], [0.0, 1.0, -1.0, -1.0]])
 
 
-def tiles(size: int, pad: int) -> int:
-    """Tiles along an axis: one per 2 outputs, the output size being size + 2 pad - 2."""
-    return (size + 2 * pad - 2 + 1) // 2
+def tiles(out_size: int) -> int:
+    """Tiles along an axis of ``out_size`` outputs: one per 2 (the last may overhang by one)."""
+    return (out_size + 1) // 2
 
 
 def _sandwich(left, right, parts):
@@ -56,7 +56,7 @@ def winograd_input(x, pad: int, out=None):
     """x (N, C, H, W) -> V (4, 4, C, N * th * tw), tiles in (n, ty, tx) order."""
     xp = get_array_module(x)
     n, c, h, w = x.shape
-    th, tw = tiles(h, pad), tiles(w, pad)
+    th, tw = tiles(h + 2 * pad - 2), tiles(w + 2 * pad - 2)
     # 2 t + 2 >= H + 2 pad rows and columns: zeros beyond the input, as in the padding.
     padded = xp.zeros((n, c, 2 * th + 2, 2 * tw + 2), dtype=x.dtype)
     padded[:, :, pad:pad + h, pad:pad + w] = x
@@ -75,7 +75,7 @@ def winograd_output(M, n: int, oh: int, ow: int, out):
     """M (4, 4, F, N * th * tw) -> out (N, F, OH, OW), the tiles' 2x2 outputs cropped to OH x OW."""
     xp = get_array_module(M)
     f = M.shape[2]
-    th, tw = (oh + 1) // 2, (ow + 1) // 2
+    th, tw = tiles(oh), tiles(ow)
     m = M.reshape(4, 4, f, n, th, tw)
     full = xp.empty((n, f, 2 * th, 2 * tw), dtype=M.dtype)
     for p in range(2):

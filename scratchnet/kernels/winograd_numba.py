@@ -1,10 +1,16 @@
 """Winograd F(2x2, 3x3) input and output transforms compiled with Numba for NumPy arrays on the CPU.
 
 Same signatures and results as the reference (``winograd.py``), without
-its padded copy and its 16 strided passes: each (n, c) input plane and each
-(n, f) output plane is one parallel task, and each tile is read once, its
-B^T d B (or A^T m A) written out with the matrices' 0 and +-1 entries
-spelled as additions. Padding is read as 0 by bounds checks.
+its 16 strided passes over a padded copy of the batch:
+
+- the input transform runs in parallel over channels. It pads one plane at
+  a time into a small buffer, applies B^T to a whole strip of tiles (rows
+  2 ty .. 2 ty + 3, every column: a loop LLVM vectorises), then B along the
+  strip, so that each of the 16 rows V[a, b, c] is written front to back;
+- the output transform runs in parallel over the (n, f) planes, tile by
+  tile, and drops the overhanging row and column.
+
+The matrices' 0 and +-1 entries are spelled as additions.
 """
 
 from __future__ import annotations
@@ -26,7 +32,6 @@ def _bt(d0, d1, d2, d3):
 def _transform_input(x, pad, th, tw, V):
     n, c, h, w = x.shape
     width = 2 * tw + 2
-    # Channel by channel, so that each of the 16 rows V[a, b, ch] is written front to back.
     for ch in numba.prange(c):
         # The plane, zero-padded to 2 t + 2 rows and columns: no bounds checks below.
         plane = np.zeros((2 * th + 2, width), dtype=x.dtype)
@@ -94,7 +99,7 @@ def _transform_output(M, n, th, tw, y):
 def winograd_input(x, pad: int, out=None):
     """x (N, C, H, W) -> V (4, 4, C, N * th * tw), tiles in (n, ty, tx) order."""
     n, c, h, w = x.shape
-    th, tw = tiles(h, pad), tiles(w, pad)
+    th, tw = tiles(h + 2 * pad - 2), tiles(w + 2 * pad - 2)
     out = output_array(out, (4, 4, c, n * th * tw), x.dtype, "winograd_input")
     _transform_input(np.ascontiguousarray(x), pad, th, tw, out)
     return out
@@ -103,5 +108,5 @@ def winograd_input(x, pad: int, out=None):
 def winograd_output(M, n: int, oh: int, ow: int, out):
     """M (4, 4, F, N * th * tw) -> out (N, F, OH, OW), the tiles' 2x2 outputs cropped to OH x OW."""
     out = output_array(out, (n, M.shape[2], oh, ow), M.dtype, "winograd_output")
-    _transform_output(M, n, (oh + 1) // 2, (ow + 1) // 2, out)
+    _transform_output(M, n, tiles(oh), tiles(ow), out)
     return out

@@ -7,6 +7,7 @@ import numpy as np
 from ..backend import DEFAULT_DTYPE, get_array_module
 from .. import kernels
 from ..kernels import col2im, conv_output_size, im2col, winograd_input, winograd_output, winograd_weights
+from ..kernels.winograd import tiles
 from .base import Layer, check_shape, he_std, normal_init, resolve_rng
 from .workspace import Workspace
 
@@ -86,7 +87,7 @@ class Conv2D(Layer):
         y = xp.empty((n, f, oh, ow), dtype=x.dtype)
         self._x = x if train else None
         if self._winograd_applies(x):
-            return self._winograd(x, self.params["W"], self.pad, y, bias=self.params["b"])
+            return self._winograd(x, self.params["W"], self.pad, y, self._chunks(x), bias=self.params["b"])
         bias = self.params["b"][:, None]
         for start, stop in self._chunks(x):
             cols = self._im2col(x[start:stop])
@@ -100,18 +101,18 @@ class Conv2D(Layer):
     def _winograd_applies(self, x) -> bool:
         return self.kernel == 3 and self.stride == 1 and self.pad <= 2 and kernels.compiled("winograd_input", x)
 
-    def _winograd(self, x, W, pad: int, out, bias=None):
+    def _winograd(self, x, W, pad: int, out, chunks, bias=None):
         """out = the stride-1 3x3 convolution of x by W (groups as self's), by Winograd's F(2x2, 3x3)
         (``kernels/winograd.py``): 16 GEMMs of (F/groups, C/groups) by (C/groups, tiles), 0.44 of im2col's
-        multiply-adds. The forward's x and W, or the backward's dy and flipped W."""
+        multiply-adds. The forward's x and W, or the backward's dy and flipped W, over the batch ``chunks``."""
         xp = get_array_module(x)
         n, f, oh, ow = out.shape
         c = x.shape[1]
         U = winograd_weights(W)  # (4, 4, F, C/groups)
         f_group, c_group = f // self.groups, c // self.groups
-        for start, stop in self._chunks(x):
+        for start, stop in chunks:
             V = winograd_input(x[start:stop], pad, out=self.workspace.array(
-                "winograd_in", (4, 4, c, (stop - start) * ((oh + 1) // 2) * ((ow + 1) // 2)), x.dtype, xp))
+                "winograd_in", (4, 4, c, (stop - start) * tiles(oh) * tiles(ow)), x.dtype, xp))
             M = self.workspace.array("winograd_out", (4, 4, f, V.shape[3]), x.dtype, xp)
             for a in range(4):
                 for b in range(4):
@@ -142,7 +143,8 @@ class Conv2D(Layer):
         # dx by Winograd, after the loop, where it applies; by dcols and col2im inside it otherwise.
         winograd_dx = self.input_grad and self._winograd_applies(dy)
         columns_dx = self.input_grad and not winograd_dx
-        for chunk, (start, stop) in enumerate(self._chunks(x)):
+        chunks = self._chunks(x)
+        for chunk, (start, stop) in enumerate(chunks):
             cols = self._im2col(x[start:stop])
             dy_rows = self.workspace.array("dy_rows", (f, cols.shape[1]), dy.dtype, xp)
             dy_rows.reshape(f, stop - start, oh, ow)[...] = dy[start:stop].transpose(1, 0, 2, 3)
@@ -162,7 +164,7 @@ class Conv2D(Layer):
             if columns_dx:
                 col2im(dcols, (stop - start, *x.shape[1:]), self.kernel, self.stride, self.pad, out=dx[start:stop])
         if winograd_dx:
-            self._winograd(xp.ascontiguousarray(dy), self._flipped_weights(), 2 - self.pad, dx)
+            self._winograd(xp.ascontiguousarray(dy), self._flipped_weights(), 2 - self.pad, dx, chunks)
         return dx
 
     def _chunks(self, x):

@@ -33,6 +33,8 @@ class AlexNet:
         self.dtype = np.dtype(dtype)
         self.stages = _build_stages(config, devices, seed, self.dtype)
         self.exchanges = [stage for stage in self.stages if isinstance(stage, Exchange)]
+        for _, layer in self.layers():  # each dx is used up by the layer below before the next backward pass
+            layer.reuse_dx = True
         self.reseed_dropout(0)
 
     def __repr__(self) -> str:
@@ -243,10 +245,6 @@ def _build_stages(config: AlexNetConfig, devices: list[Device], seed: int, dtype
         Exchange("fc8", devices, host_targets),
         TowerStage([[("fc8", linear("fc8", fc * towers, config.num_classes).to(devices[0]))]], host_targets),
     ]
-    for stage in stages:  # each dx is used up by the layer below before the next backward pass
-        for tower in getattr(stage, "towers", []):
-            for _, layer in tower:
-                layer.reuse_dx = True
     return stages
 
 
