@@ -10,20 +10,34 @@ Layout inside the file:
 
 Atomic: written to a temporary file in the same folder, flushed and
 fsync'ed, then renamed over the old one, so a crash or Ctrl-C mid-write
-leaves the previous checkpoint intact.
+leaves the previous checkpoint intact (``files.atomic_write``).
+
+Read back, a checkpoint is checked before anything uses it: a file that is
+empty, not an archive or damaged, a meta.json without the keys every
+checkpoint has had since the first format (``REQUIRED_META``), or missing
+training statistics (``REQUIRED_EXTRA``) is refused with one sentence.
+Keys added to meta.json later must be optional on load (``meta.get``), so
+that checkpoints of earlier runs still load and resume.
 """
 
 from __future__ import annotations
 
 import json
-import os
-import tempfile
 import zipfile
 from pathlib import Path
 
 import numpy as np
 
+from .files import atomic_write, json_text
+
 CHECKPOINT_NAME = "checkpoint.npz"
+# What every checkpoint written by `scratchnet train` holds; readers rely on these.
+REQUIRED_META = ("settings", "model_config", "classes", "epoch", "step_in_epoch", "schedule", "history")
+REQUIRED_EXTRA = ("mean_image", "channel_mean", "channel_std")  # the training images' statistics
+
+
+class CheckpointError(ValueError):
+    """A checkpoint file that cannot be used; the message names the file and what is wrong with it."""
 
 
 def save_checkpoint(path: str | Path, *, model_state: dict, meta: dict, velocity: dict | None = None,
@@ -33,23 +47,8 @@ def save_checkpoint(path: str | Path, *, model_state: dict, meta: dict, velocity
     arrays = {f"model/{k}": v for k, v in model_state.items()}
     arrays.update({f"velocity/{k}": v for k, v in (velocity or {}).items()})
     arrays.update({f"extra/{k}": np.asarray(v) for k, v in (extra or {}).items()})
-    arrays["meta.json"] = np.frombuffer(json.dumps(meta, sort_keys=True).encode(), dtype=np.uint8)
-    handle, tmp_name = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    try:
-        with os.fdopen(handle, "wb") as tmp:
-            np.savez(tmp, **arrays)
-            tmp.flush()
-            os.fsync(tmp.fileno())
-        os.replace(tmp_name, path)
-    except BaseException:
-        Path(tmp_name).unlink(missing_ok=True)
-        raise
-    directory = os.open(path.parent, os.O_RDONLY)
-    try:
-        os.fsync(directory)
-    finally:
-        os.close(directory)
-    return path
+    arrays["meta.json"] = np.frombuffer(json_text(meta, sort_keys=True).encode(), dtype=np.uint8)
+    return atomic_write(path, lambda file: np.savez(file, **arrays))
 
 
 def resolve_checkpoint(path: str | Path) -> Path:
@@ -64,19 +63,52 @@ def resolve_checkpoint(path: str | Path) -> Path:
 
 
 def load_checkpoint(path: str | Path) -> dict:
-    """{"model": {...}, "velocity": {...}, "extra": {...}, "meta": {...}}, loaded with allow_pickle=False."""
+    """{"model": {...}, "velocity": {...}, "extra": {...}, "meta": {...}}, loaded with allow_pickle=False.
+
+    Raises ``CheckpointError`` (a ValueError) for anything but a complete ScratchNet checkpoint.
+    """
     path = resolve_checkpoint(path)
+    loaded = _read_archive(path)
+    _check_complete(loaded, path)
+    return loaded
+
+
+def _read_archive(path: Path) -> dict:
+    if path.stat().st_size == 0:
+        raise CheckpointError(f"{path} is not a readable ScratchNet checkpoint: it is empty (0 bytes)")
+    if not zipfile.is_zipfile(path):
+        raise CheckpointError(f"{path} is not a readable ScratchNet checkpoint: it is not an .npz archive "
+                              f"(another kind of file, or damaged)")
+    loaded = {"model": {}, "velocity": {}, "extra": {}}
     try:
         with np.load(path, allow_pickle=False) as archive:
-            loaded = {"model": {}, "velocity": {}, "extra": {}}
             for key in archive.files:
                 if key == "meta.json":
                     loaded["meta"] = json.loads(archive[key].tobytes().decode())
-                else:
-                    section, name = key.split("/", 1)
-                    loaded[section][name] = archive[key]
-    except (zipfile.BadZipFile, ValueError, KeyError, OSError) as exc:
-        raise ValueError(f"{path} is not a readable ScratchNet checkpoint ({exc})") from None
-    if "meta" not in loaded:
-        raise ValueError(f"{path} is not a ScratchNet checkpoint (it has no meta.json)")
+                    continue
+                section, _, name = key.partition("/")
+                if section not in ("model", "velocity", "extra") or not name:
+                    raise CheckpointError(f"{path} is not a ScratchNet checkpoint: it holds an array named "
+                                          f"{key!r}, outside model/, velocity/ and extra/")
+                loaded[section][name] = archive[key]
+    except CheckpointError:
+        raise
+    except ValueError:  # NumPy's text here advises loading with pickle: never
+        raise CheckpointError(f"{path} is not a readable ScratchNet checkpoint: an entry is not a plain array "
+                              f"(or meta.json is not JSON)") from None
+    except (zipfile.BadZipFile, KeyError, OSError, EOFError) as exc:
+        raise CheckpointError(f"{path} is not a readable ScratchNet checkpoint: the archive is damaged "
+                              f"({type(exc).__name__}: {exc})") from None
     return loaded
+
+
+def _check_complete(loaded: dict, path: Path) -> None:
+    meta = loaded.get("meta")
+    if not isinstance(meta, dict):
+        raise CheckpointError(f"{path} is not a ScratchNet checkpoint (it has no meta.json)")
+    missing = [key for key in REQUIRED_META if key not in meta]
+    missing += [f"extra/{name}" for name in REQUIRED_EXTRA if name not in loaded["extra"]]
+    if not loaded["model"]:
+        missing.append("model/ (the weights)")
+    if missing:
+        raise CheckpointError(f"{path} is an incomplete checkpoint: it lacks {', '.join(missing)}")

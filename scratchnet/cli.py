@@ -2,7 +2,8 @@
 
 Each sub-command lives beside the code it drives and adds itself with a
 ``register(subparsers)`` function; this file only assembles them and turns
-known failures (bad data, missing devices) into one sentence and exit code 2.
+known failures (bad data, missing devices, a file that cannot be written)
+into one sentence and exit code 2.
 """
 
 from __future__ import annotations
@@ -19,14 +20,25 @@ COMMAND_MODULES = [
     "scratchnet.commands.summary",
     "scratchnet.commands.train",
     "scratchnet.commands.evaluate",
+    "scratchnet.commands.inspect",
     "scratchnet.data.cli",
     "scratchnet.commands.reproduce",
     "scratchnet.commands.bench",
 ]
 
 
-class HelpFormatter(argparse.ArgumentDefaultsHelpFormatter, argparse.RawDescriptionHelpFormatter):
-    """Show every flag's default, keep descriptions' line breaks."""
+class DefaultsHelpFormatter(argparse.ArgumentDefaultsHelpFormatter):
+    """Show each flag's default once: not where its help already says it, nor the empty ones (None, False)."""
+
+    def _get_help_string(self, action: argparse.Action) -> str:
+        text = action.help or ""
+        if action.default is None or action.default is False or "default" in text:
+            return text
+        return super()._get_help_string(action)
+
+
+class HelpFormatter(DefaultsHelpFormatter, argparse.RawDescriptionHelpFormatter):
+    """Show every flag's default (once), keep descriptions' line breaks."""
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -56,6 +68,10 @@ def main(argv: list[str] | None = None) -> int:
         return int(args.func(args) or 0)
     except (DeviceError, ValueError, FileNotFoundError) as exc:
         print(f"scratchnet {args.command}: error: {exc}", file=sys.stderr)
+        return 2
+    except OSError as exc:  # the machine said no (a full disk, a permission): its words, not a traceback
+        where = f" ({exc.filename})" if exc.filename else ""
+        print(f"scratchnet {args.command}: error: {exc.strerror or exc}{where}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:
         print(f"scratchnet {args.command}: interrupted", file=sys.stderr)

@@ -30,8 +30,10 @@ pays for communication).
 
 from __future__ import annotations
 
+import importlib
 import os
 import shutil
+import socket
 import sys
 import time
 from pathlib import Path
@@ -183,26 +185,54 @@ class NCCLCommunicator(Communicator):
     this worker's GPU (a ``backend.Device``); every gradient must live on it.
     Communication time is measured with CUDA events, read when ``seconds``
     is (no synchronisation inside the step).
+
+    Starting is collective, and no worker goes on alone: every worker first
+    learns whether every other one has NCCL, then whether rank 0 could make
+    the unique id, then whether every communicator came up. A missing NCCL
+    (a plain CuPy wheel: ``nccl.available`` is False) or an ``NcclError`` on
+    any worker is a ``DistributedError`` on all of them, which ``for_device``
+    turns into a fallback to MPI; none is left waiting in a broadcast.
     """
 
     name = "nccl"
 
     def __init__(self, device, mpi: MPICommunicator | None = None):
-        try:
-            import cupy
-            from cupy.cuda import nccl
-        except ImportError as exc:
-            raise DistributedError(f"NCCL needs CuPy built with NCCL support ({exc}); install the 'gpu' extra, "
-                                   f"or all-reduce over MPI (gradients staged through the host)") from exc
         self.mpi = mpi if mpi is not None else MPICommunicator()
         super().__init__(self.mpi.rank, self.mpi.size, self.mpi.local_rank)
-        self.cupy, self.nccl, self.device = cupy, nccl, device
-        unique_id = self.mpi.bcast(nccl.get_unique_id() if self.mpi.is_root else None)
-        with device:
-            self.comm = nccl.NcclCommunicator(self.size, unique_id, self.rank)
+        self.cupy, self.device = device.xp, device
+        self.nccl, problem = _load_nccl(device.xp)
+        _agree(self.mpi, problem)
+        self.comm = self._join(self._unique_id())
         self._flat = None
         self._events = []  # (start, end) CUDA events of the all-reduces not yet added to seconds
         self._nccl_seconds = 0.0
+
+    def _unique_id(self):
+        """Rank 0's NCCL id on every worker; rank 0's failure to make one reaches the others instead."""
+        unique_id, problem = None, None
+        if self.mpi.is_root:
+            try:
+                unique_id = self.nccl.get_unique_id()
+            except Exception as exc:  # NcclError; AttributeError from an NCCL module without functions
+                problem = f"no NCCL unique id ({type(exc).__name__}: {exc})"
+        _agree(self.mpi, problem)
+        return self.mpi.bcast(unique_id)
+
+    def _join(self, unique_id):
+        """This worker's NCCL communicator, once every worker's came up (else none keeps one)."""
+        comm, problem = None, None
+        try:
+            with self.device:
+                comm = self.nccl.NcclCommunicator(self.size, unique_id, self.rank)
+        except getattr(self.nccl, "NcclError", RuntimeError) as exc:
+            problem = f"{type(exc).__name__}: {exc}"
+        try:
+            _agree(self.mpi, problem)
+        except DistributedError:
+            if comm is not None:
+                comm.destroy()
+            raise
+        return comm
 
     @property
     def seconds(self) -> float:
@@ -301,23 +331,77 @@ def for_device(comm: Communicator, spec: str, print_fn=print) -> tuple[Communica
     """(communicator, device spec) for a worker whose model goes on ``spec`` (``--device``).
 
     With several workers on GPUs, ``gpu`` means GPU <local rank> (one GPU per
-    worker on each node) and the gradients go over NCCL; two towers on two
-    GPUs per worker (``gpu:N,M``) keep MPI, staged through the host.
+    worker on each node) and the gradients go over NCCL, or over MPI through
+    the host where NCCL cannot start; two towers on two GPUs per worker
+    (``gpu:N,M``) keep MPI, staged through the host. Workers that would share
+    one GPU (``gpu:N`` with several workers on a node) are refused: NCCL
+    cannot run two ranks on one device.
     """
     if comm.size == 1 or not spec.startswith("gpu"):
         return comm, spec
+    asked = spec
     if spec == "gpu":
         spec = f"gpu:{comm.local_rank}"
     if "," in spec:
         return comm, spec
-    from .backend import parse_devices
-
+    device = _worker_gpu(comm, spec, asked)
     try:
-        return NCCLCommunicator(parse_devices(spec, 1)[0], comm), spec
+        return NCCLCommunicator(device, comm), spec
     except DistributedError as exc:
         if comm.is_root:
             print_fn(f"note: {exc}; all-reducing over MPI through the host instead")
         return comm, spec
+
+
+def _worker_gpu(comm: Communicator, spec: str, asked: str):
+    """This worker's GPU, once every worker has found its own and no two share one (all raise, or none)."""
+    from .backend import DeviceError, parse_devices
+
+    device, problem = None, None
+    try:
+        device = parse_devices(spec, 1)[0]
+    except DeviceError as exc:
+        problem = f"--device {asked} gives worker {comm.rank} {spec}: {str(exc).rstrip('.')}"
+    where = (socket.gethostname(), _gpu_identity(device)) if device is not None else None
+    gathered = comm.allgather((problem, where))
+    problems = [p for p, _ in gathered if p]
+    if problems:
+        raise DeviceError(problems[0] + ".")
+    workers = [w for _, w in gathered]
+    for rank, place in enumerate(workers):
+        if workers.index(place) != rank:
+            raise DistributedError(
+                f"--device {asked} puts workers {workers.index(place)} and {rank} on the same GPU ({place[1]} of "
+                f"{place[0]}), and NCCL needs one GPU per worker: use --device gpu (worker r takes GPU r of its "
+                f"node) or give each worker its own CUDA_VISIBLE_DEVICES.")
+    return device
+
+
+def _gpu_identity(device) -> str:
+    """Which physical GPU ``device`` is: its PCI bus id (ids differ per process under CUDA_VISIBLE_DEVICES)."""
+    return str(device.xp.cuda.Device(device.index).pci_bus_id)
+
+
+def _load_nccl(xp):
+    """(``xp.cuda.nccl``, None) where NCCL works, else (None, why not)."""
+    nccl = getattr(xp.cuda, "nccl", None)
+    if nccl is None:
+        try:
+            nccl = importlib.import_module(f"{xp.__name__}.cuda.nccl")
+        except ImportError as exc:
+            return None, f"CuPy cannot load NCCL ({exc})"
+    if not getattr(nccl, "available", False):
+        return None, ("this CuPy has no NCCL (cupy.cuda.nccl.available is False: install NCCL as CuPy's "
+                      "installation guide says)")
+    return nccl, None
+
+
+def _agree(comm: Communicator, problem: str | None) -> None:
+    """Every worker raises the first worker's problem, or none does: no worker goes on to a collective alone."""
+    problems = [(rank, p) for rank, p in enumerate(comm.allgather(problem)) if p]
+    if problems:
+        rank, first = problems[0]
+        raise DistributedError(f"NCCL cannot start on worker {rank}: {first}")
 
 
 def find_mpiexec() -> str | None:

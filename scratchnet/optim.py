@@ -64,6 +64,11 @@ class SGD:
     def load_state_dict(self, state: dict) -> None:
         if set(state) != set(self.velocity):
             raise ValueError(f"optimiser state does not fit the model: {sorted(set(state) ^ set(self.velocity))[:5]}")
+        # Assigning into v would broadcast a wrongly shaped array (e.g. shape (1,)) without a word.
+        wrong = [f"{name} {tuple(state[name].shape)} (the model's {tuple(v.shape)})"
+                 for name, v in self.velocity.items() if tuple(state[name].shape) != tuple(v.shape)]
+        if wrong:
+            raise ValueError(f"optimiser state does not fit the model: velocity shapes {', '.join(wrong[:3])}")
         for name, v in self.velocity.items():
             device = device_of(v)
             with device:

@@ -19,8 +19,6 @@
 
 from __future__ import annotations
 
-import sys
-import time
 from dataclasses import dataclass
 
 import numpy as np
@@ -82,6 +80,7 @@ class DataPipeline:
     description: str
     fallback: bool
     classes: list
+    class_names: list  # what to show for each class ("tench" for n01440764): ``Dataset.class_names``
     transforms: Transforms
     train_loader: BatchLoader
     val_images: np.ndarray
@@ -110,59 +109,46 @@ class DataPipeline:
                 "`scratchnet data get cifar10`, or pass --data PATH.")
         return line if final else "=" * 100 + "\n" + line + "\n" + "=" * 100
 
-    def progress(self, epoch: int, epochs: int, steps: int, first_step: int):
-        return Progress(f"epoch {epoch + 1}/{epochs}", steps, first_step, self.train_loader.batch_size)
 
+def resolve_dataset(settings, progress: bool = False):
+    """(dataset, fallback?) for --dataset/--data: with neither, CIFAR-10 in data/, else the bundled digits.
 
-class Progress:
-    """A tqdm bar on a terminal; plain lines (at most one per 10 s) when output goes to a file or pipe."""
-
-    def __init__(self, label: str, total: int, done: int, batch_size: int):
-        self.label, self.total, self.done, self.batch_size = label, total, done, batch_size
-        self.started = time.perf_counter()
-        self.start_done = done
-        self.last_line = 0.0
-        self.bar = None
-        if sys.stderr.isatty():
-            from tqdm import tqdm
-
-            self.bar = tqdm(total=total, initial=done, desc=label, unit="step", leave=False, dynamic_ncols=True)
-
-    def update(self, steps: int, loss: float, top1: float) -> None:
-        self.done += steps
-        elapsed = time.perf_counter() - self.started
-        rate = (self.done - self.start_done) * self.batch_size / max(elapsed, 1e-9)
-        if self.bar is not None:
-            self.bar.update(steps)
-            self.bar.set_postfix(loss=f"{loss:.3f}", top1=f"{top1:.1%}", img_s=f"{rate:.0f}")
-            return
-        now = time.perf_counter()
-        if now - self.last_line >= 10 or self.done == self.total:
-            self.last_line = now
-            eta = (self.total - self.done) * self.batch_size / max(rate, 1e-9)
-            print(f"  {self.label} step {self.done}/{self.total}: loss {loss:.4f}, top-1 {top1:.2%}, "
-                  f"{rate:.0f} img/s, ETA {eta:.0f} s", flush=True)
-
-    def close(self) -> None:
-        if self.bar is not None:
-            self.bar.close()
-
-
-def resolve_dataset(settings):
-    """(dataset, fallback?) for --dataset/--data: with neither, CIFAR-10 in data/, else the bundled digits."""
+    ``progress``: report an image set's first decode (a bar on a terminal, else a line every 10 s; later runs
+    read the cache).
+    """
+    options = {"skip_bad": settings.skip_bad, "progress": progress}
     if settings.data is None and settings.dataset == "auto":
         found = find_default_cifar10()
         if found is None:
             return load_digits(), True
-        return load_dataset("cifar10", found), False
-    return load_dataset(settings.dataset, settings.data), False
+        return load_dataset("cifar10", found, **options), False
+    return load_dataset(settings.dataset, settings.data, **options), False
 
 
-def build_pipeline(settings, config, print_fn=print, stats: Preprocessing | None = None) -> DataPipeline:
+def loading_notes(dataset) -> list[str]:
+    """What loading changed or left out, said by `train` as `data info` says it: nothing happens silently."""
+    notes = []
+    if dataset.conversions:
+        detail = ", ".join(f"{mode} {count:,}" for mode, count in sorted(dataset.conversions.items()))
+        notes.append(f"converted {sum(dataset.conversions.values()):,} {dataset.name} images to 8-bit RGB "
+                     f"(from {detail})")
+    if dataset.skipped:
+        shown = ", ".join(dataset.skipped[:3]) + (f" and {len(dataset.skipped) - 3:,} more"
+                                                   if len(dataset.skipped) > 3 else "")
+        notes.append(f"left out {len(dataset.skipped):,} unreadable files (--skip-bad): {shown}")
+    return notes
+
+
+def build_pipeline(settings, config, print_fn=print, stats: Preprocessing | None = None,
+                   progress: bool = False) -> DataPipeline:
     """Load, fit to the model, split, and fit the statistics (or take ``stats`` from a checkpoint)."""
     augment = parse_augment(settings.augment)
-    dataset, fallback = resolve_dataset(settings)
+    dataset, fallback = resolve_dataset(settings, progress)
+    for note in loading_notes(dataset):
+        print_fn(note)
     stored = stored_size_for(config)
+    if dataset.size_note:             # photos of varied sizes were brought to 256 while loading
+        print_fn(dataset.size_note)
     train_x, test_x = to_rgb(dataset.train_x), to_rgb(dataset.test_x)
     if train_x.shape[1:3] != (stored, stored):
         print_fn(f"resizing {dataset.name} images from {train_x.shape[1]}x{train_x.shape[2]} to {stored}x{stored} "
@@ -180,7 +166,8 @@ def build_pipeline(settings, config, print_fn=print, stats: Preprocessing | None
     return DataPipeline(
         name=dataset.name, description=f"{dataset.name} from {dataset.source}: {len(train_idx):,} training, "
                                         f"{val_size:,} validation, {len(test_x):,} test images",
-        fallback=fallback, classes=list(dataset.classes), transforms=transforms,
+        fallback=fallback, classes=list(dataset.classes), class_names=list(dataset.class_names),
+        transforms=transforms,
         train_loader=BatchLoader(train_images, train_labels, settings.batch_size, transforms.train,
                                  shuffle=True, seed=settings.seed),
         val_images=train_x[val_idx], val_labels=dataset.train_y[val_idx], test_images=test_x,

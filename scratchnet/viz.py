@@ -6,6 +6,8 @@ from pathlib import Path
 
 import numpy as np
 
+from .files import atomic_write
+
 
 def agg_figure(size):
     """A matplotlib Figure drawn by the Agg canvas, without pyplot: a notebook's backend stays as it was."""
@@ -17,23 +19,27 @@ def agg_figure(size):
     return figure
 
 
-def plot_history(history: list[dict], path: str | Path) -> Path:
-    """Loss and top-1 error per epoch, training and validation, side by side."""
+def plot_history(history: list[dict], path: str | Path, title: str | None = None) -> Path:
+    """Loss and top-1 accuracy per epoch (as the console prints them), training and validation, side by side.
+
+    Written atomically: a full disk or a kill leaves the previous plot, not a truncated PNG.
+    """
     epochs = [record["epoch"] for record in history]
-    fig = agg_figure((9, 3.4))
-    ax_loss, ax_err = fig.subplots(1, 2)
+    fig = agg_figure((9, 3.6 if title else 3.4))
+    ax_loss, ax_acc = fig.subplots(1, 2)
     ax_loss.plot(epochs, [r["train_loss"] for r in history], "o-", label="train")
     ax_loss.plot(epochs, [r["val_loss"] for r in history], "o-", label="validation")
     ax_loss.set(xlabel="epoch", ylabel="cross-entropy loss", title="loss")
-    ax_err.plot(epochs, [1 - r["train_top1"] for r in history], "o-", label="train")
-    ax_err.plot(epochs, [1 - r["val_top1"] for r in history], "o-", label="validation")
-    ax_err.set(xlabel="epoch", ylabel="top-1 error", title="top-1 error")
-    for ax in (ax_loss, ax_err):
+    ax_acc.plot(epochs, [100 * r["train_top1"] for r in history], "o-", label="train")
+    ax_acc.plot(epochs, [100 * r["val_top1"] for r in history], "o-", label="validation")
+    ax_acc.set(xlabel="epoch", ylabel="top-1 accuracy (%)", title="top-1 accuracy")
+    for ax in (ax_loss, ax_acc):
         ax.grid(alpha=0.3)
         ax.legend()
+    if title:
+        fig.suptitle(title)
     fig.tight_layout()
-    fig.savefig(path, dpi=90)
-    return Path(path)
+    return atomic_write(path, lambda file: fig.savefig(file, format="png", dpi=90))
 
 
 def kernel_grid(weights: np.ndarray, columns: int = 8) -> np.ndarray:

@@ -12,18 +12,20 @@ def test_register_adds_data_get_and_info_with_handlers():
     parser = argparse.ArgumentParser(prog="scratchnet")
     register(parser.add_subparsers(dest="command", required=True))
     get = parser.parse_args(["data", "get", "cifar10"])
-    assert get.func.__name__ == "cmd_data_get" and get.url.startswith("https://www.cs.toronto.edu/")
+    assert get.func.__name__ == "cmd_data_get" and get.url is None     # None: the release's own
+    assert parser.parse_args(["data", "get", "imagenette-320"]).name == "imagenette-320"
     info = parser.parse_args(["data", "info", "some/path", "--size", "64", "--skip-bad"])
     assert info.func.__name__ == "cmd_data_info" and info.size == 64 and info.skip_bad
     with pytest.raises(SystemExit):
-        parser.parse_args(["data", "get", "imagenet"])              # only cifar10 can be fetched
+        parser.parse_args(["data", "get", "imagenet"])              # not downloadable
 
 
 def test_help_shows_defaults_and_hides_the_test_flags(capsys):
     with pytest.raises(SystemExit):
         main(["data", "get", "--help"])
     text = capsys.readouterr().out
-    assert "(default:" in text and "--dir" in text and "--url" not in text
+    assert "(default:" in text and "--dir" in text and "--url" not in text and "--md5" not in text
+    assert "imagenette-320" in text
     with pytest.raises(SystemExit):
         main(["data", "info", "--help"])
     text = capsys.readouterr().out

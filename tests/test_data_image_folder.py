@@ -85,11 +85,28 @@ def test_other_sizes_get_shorter_side_then_centre_crop(tmp_path):
     np.testing.assert_array_equal(ds.train_x[1], np.asarray(by_hand))
 
 
-def test_native_size_needs_one_shape(tmp_path):
-    write_image_tree(tmp_path, ("a",), {"train": 1, "test": 1})
-    Image.fromarray(_rgb(8, size=(20, 24))).save(tmp_path / "train" / "a" / "small.png")
-    with pytest.raises(DataError, match=r"differ in size.*--size 256"):
-        decode_image_folder(tmp_path, size=None)
+def test_one_native_shape_is_kept_bit_exact(tmp_path):
+    written = write_image_tree(tmp_path, ("a", "b"), {"train": 2, "test": 1}, size=(24, 20))
+    ds = decode_image_folder(tmp_path, size=None)
+    assert ds.image_shape == (24, 20, 3) and ds.resized == 0 and ds.size_note is None
+    np.testing.assert_array_equal(ds.train_x[3], written[str(tmp_path / "train/b/0001.png")])
+
+
+@pytest.mark.parametrize("odd_one", ["train/a/zz.png", "test/b/zz.png"])
+def test_varied_sizes_get_the_papers_256_rule_as_if_asked(tmp_path, odd_one):
+    """One odd image, after the others were kept native (or in the test split only): all go to 256."""
+    write_image_tree(tmp_path, ("a", "b"), {"train": 2, "test": 1}, size=(32, 32))
+    Image.fromarray(_rgb(8, size=(300, 200))).save(tmp_path / odd_one)
+    ds = decode_image_folder(tmp_path, size=None)
+    asked = decode_image_folder(tmp_path, size=256)
+    assert ds.image_shape == (256, 256, 3) and ds.resized == asked.resized == 7
+    for split in ("train_x", "test_x"):               # the same bytes as decoding at 256
+        np.testing.assert_array_equal(getattr(ds, split), getattr(asked, split))
+    assert ds.size_note == ("photos of varied sizes: shorter side resized to 256, centre "
+                            "256x256 crop, as the paper") and asked.size_note is None
+    assert f"note    : {ds.size_note}" in ds.summary()
+    packed = tarball_of(tmp_path, tmp_path.parent / f"{tmp_path.name}.tar")
+    np.testing.assert_array_equal(decode_image_tarball(packed, size=None).train_x, ds.train_x)
 
 
 @pytest.fixture
@@ -176,6 +193,27 @@ def test_tarball_decodes_in_memory_like_the_folder(tmp_path, broken_tree):
     broken = tarball_of(broken_root, tmp_path / "broken.tar.gz")
     with pytest.raises(DataError, match=r"broken\.tar\.gz:\./train/cat/truncated\.jpg"):
         decode_image_tarball(broken, size=None)
+
+
+@pytest.mark.parametrize("archive", [None, "tree.tar", "tree.tar.xz"])
+def test_decode_off_a_terminal_reports_progress_in_lines(tmp_path, monkeypatch, capsys, archive):
+    from scratchnet import progress
+
+    monkeypatch.setattr(progress, "LINE_SECONDS", 0.0)  # a line at every update, not every 10 s
+    root = tmp_path / "tree"
+    write_image_tree(root, ("cat", "dog"), {"train": 20, "test": 5}, size=(64, 64))  # noise: ~12 kB a PNG
+    path = root if archive is None else tarball_of(root, tmp_path / archive)
+    decode = decode_image_folder if archive is None else decode_image_tarball
+    decode(path, size=None)
+    assert capsys.readouterr().out == ""                      # progress=False: silent
+    decode(path, size=None, progress=True)
+    lines = capsys.readouterr().out.splitlines()
+    assert len(lines) >= 50 and all(", ETA " in line and " img/s" in line for line in lines)
+    if archive is None:
+        assert lines[-1].startswith("  decoding tree: 50/50 images, ")
+    else:                                                     # counted in bytes read of the archive file
+        assert lines[-1].startswith(f"  decoding {archive}: ")
+        assert f"/{path.stat().st_size / 1e6:,.1f} MB, " in lines[-1]
 
 
 def test_truncated_archive_is_a_data_error(tmp_path):

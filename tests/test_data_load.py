@@ -50,7 +50,7 @@ def test_names_check_the_format_they_are_given(tmp_path):
         load_dataset("imagefolder", tmp_path / "idx")
     with pytest.raises(DataError, match="digits is bundled"):
         load_dataset("digits", tmp_path / "tree")
-    with pytest.raises(DataError, match="needs --data PATH"):
+    with pytest.raises(DataError, match="needs the path of the data"):
         load_dataset("imagefolder")
 
 

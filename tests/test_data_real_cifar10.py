@@ -1,11 +1,14 @@
 """The real CIFAR-10 (all 60,000 JPEGs in the shared tarball): counts, pixels, loader.
 
-Skipped where ``<repo>/../shared/data/cifar10/cifar10-jpeg.tar.xz`` is absent.
+Needs ``cifar10-jpeg.tar.xz`` (an image-folder tarball of CIFAR-10's 60,000
+images as JPEGs): at ``$SCRATCHNET_CIFAR10_JPEG``, else beside the checkout in
+``../shared/data/cifar10/``; skipped, saying so, where it is absent.
 The first run decodes the tarball (about 20 s on 2 cores) into the default
 cache (``$SCRATCHNET_CACHE`` or ``<repo>/data/cache``, git-ignored); later runs
 read the cache in about a second.
 """
 
+import os
 from pathlib import Path
 
 import numpy as np
@@ -16,11 +19,13 @@ from scratchnet.data import (CIFAR10_CLASSES, BatchLoader, Preprocessing, TrainT
 from scratchnet.data.cli import main
 
 REPO = Path(__file__).resolve().parents[1]
-TARBALL = REPO.parent / "shared" / "data" / "cifar10" / "cifar10-jpeg.tar.xz"
+TARBALL = Path(os.environ.get("SCRATCHNET_CIFAR10_JPEG")
+               or REPO.parent / "shared" / "data" / "cifar10" / "cifar10-jpeg.tar.xz")
 
 pytestmark = [
     pytest.mark.slow,
-    pytest.mark.skipif(not TARBALL.is_file(), reason=f"CIFAR-10 tarball not present at {TARBALL}"),
+    pytest.mark.skipif(not TARBALL.is_file(), reason="needs cifar10-jpeg.tar.xz, CIFAR-10 as an image-folder tarball of JPEGs: "
+                                                  "set SCRATCHNET_CIFAR10_JPEG to its path"),
 ]
 
 

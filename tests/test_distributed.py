@@ -10,21 +10,25 @@ from __future__ import annotations
 import importlib.util
 import json
 import os
+import re
 import subprocess
 import sys
+import threading
 from pathlib import Path
 
 import numpy as np
 import pytest
 
 from scratchnet import distributed
+from scratchnet.backend import Device, DeviceError
 from scratchnet.checkpoint import load_checkpoint
 from scratchnet.cli import main
-from scratchnet.distributed import Communicator, SingleProcess, find_mpiexec
+from scratchnet.distributed import Communicator, NCCLCommunicator, SingleProcess, find_mpiexec, for_device
 from scratchnet.layers import SoftmaxCrossEntropy
 from scratchnet.layers.dropout import per_sample_keep
 from scratchnet.models import alexnet
 from scratchnet.train import TrainSettings, Trainer, train
+from thread_ranks import left_waiting, run_in_threads
 
 MPIEXEC = find_mpiexec()
 HAVE_MPI = MPIEXEC is not None and importlib.util.find_spec("mpi4py") is not None
@@ -221,8 +225,11 @@ def test_nccl_allreduce_on_one_gpu():
             pytest.skip("CuPy found no usable CUDA GPU")
     except Exception:
         pytest.skip("CuPy found no usable CUDA GPU")
-    from scratchnet.backend import Device
-    from scratchnet.distributed import MPICommunicator, NCCLCommunicator
+    from cupy.cuda import nccl
+
+    if not getattr(nccl, "available", False):  # a plain cupy-cuda12x wheel: the module imports, NCCL is not there
+        pytest.skip("this CuPy has no NCCL (cupy.cuda.nccl.available is False)")
+    from scratchnet.distributed import MPICommunicator
 
     comm = NCCLCommunicator(Device("gpu", 0, cupy), MPICommunicator())
     grads = {"W": cupy.arange(6, dtype=cupy.float32).reshape(2, 3), "b": cupy.ones(3, dtype=cupy.float32)}
@@ -230,3 +237,97 @@ def test_nccl_allreduce_on_one_gpu():
     np.testing.assert_array_equal(cupy.asnumpy(grads["W"]), 2 * np.arange(6, dtype=np.float32).reshape(2, 3))
     np.testing.assert_array_equal(cupy.asnumpy(grads["b"]), np.full(3, 2, np.float32))
     assert comm.seconds > 0
+
+
+# -- NCCL on stand-in GPUs, the workers as threads (tests/thread_ranks.py) -----------------------
+
+
+@pytest.fixture
+def standin_gpus(monkeypatch):
+    """Two stand-in GPUs, whether code finds them through --device or through ``import cupy``."""
+    import standin
+    from scratchnet import backend
+
+    standin.reset(device_count=2)
+    monkeypatch.setattr(backend, "_load_cupy", standin.load)
+    monkeypatch.setitem(sys.modules, "cupy", standin)
+    monkeypatch.setitem(sys.modules, "cupy.cuda", standin.cuda)
+
+    def use_nccl(kind: str) -> None:
+        standin.use_nccl(kind)
+        monkeypatch.setitem(sys.modules, "cupy.cuda.nccl", standin.cuda.nccl)
+
+    use_nccl("missing")
+    yield use_nccl
+    standin.reset()
+
+
+def one_sentence(message: str) -> str:
+    assert "\n" not in message and message.endswith(".") and not re.search(r"\.\s+[A-Z]", message), message
+    return message
+
+
+def placed(size: int, spec: str) -> tuple[list, list]:
+    """for_device(spec) on ``size`` workers: (per worker, its outcome; the notes rank 0 printed)."""
+    notes = []
+
+    def work(comm):
+        chosen, chosen_spec = for_device(comm, spec, print_fn=notes.append)
+        return chosen is comm, chosen_spec
+
+    return run_in_threads(size, work), notes
+
+
+def assert_nobody_waits(outcomes) -> None:
+    waiting = left_waiting(outcomes)
+    assert not waiting, f"worker(s) {waiting} were left waiting in a collective; the others ended with {outcomes}"
+
+
+@pytest.mark.parametrize("nccl, says", [("missing", "cupy.cuda.nccl.available is False"),
+                                        ("failing", "NcclError: NCCL_ERROR_INVALID_USAGE")])
+def test_nccl_that_cannot_start_falls_back_to_mpi_on_every_worker(standin_gpus, nccl, says):
+    standin_gpus(nccl)
+    outcomes, notes = placed(2, "gpu")
+    assert_nobody_waits(outcomes)
+    assert outcomes == [(True, "gpu:0"), (True, "gpu:1")]  # each keeps its own GPU, the gradients go over MPI
+    assert len(notes) == 1 and says in notes[0] and "all-reducing over MPI" in notes[0]
+    assert one_sentence(notes[0] + ".")
+
+
+def test_rank_0_failing_to_make_the_nccl_id_reaches_every_worker(standin_gpus, monkeypatch):
+    import standin
+
+    standin_gpus("failing")
+
+    def no_id():
+        raise standin.NcclError("NCCL_ERROR_SYSTEM_ERROR: unhandled system error")
+
+    monkeypatch.setattr(standin.cuda.nccl, "get_unique_id", staticmethod(no_id))
+    outcomes = run_in_threads(2, lambda comm: NCCLCommunicator(Device("gpu", comm.rank, standin), comm))
+    assert_nobody_waits(outcomes)
+    assert all(isinstance(o, distributed.DistributedError) and "worker 0: no NCCL unique id" in str(o)
+               for o in outcomes), outcomes
+
+
+@pytest.mark.parametrize("spec", ["gpu:0", "gpu:1"])
+def test_workers_that_would_share_a_gpu_are_refused(standin_gpus, spec):
+    standin_gpus("failing")  # what NCCL says to two ranks on one GPU
+    outcomes, _ = placed(2, spec)
+    assert_nobody_waits(outcomes)
+    assert all(isinstance(o, distributed.DistributedError) for o in outcomes), outcomes
+    message = one_sentence(str(outcomes[0]))
+    assert "workers 0 and 1 on the same GPU" in message and "--device gpu" in message and str(outcomes[1]) == message
+
+
+def test_workers_that_see_different_gpus_under_one_id_are_not_refused(standin_gpus, monkeypatch):
+    """gpu:0 on every worker is fine where CUDA_VISIBLE_DEVICES gives each worker a GPU of its own."""
+    monkeypatch.setattr(distributed, "_gpu_identity", lambda device: f"GPU of {threading.current_thread().name}")
+    outcomes, notes = placed(2, "gpu:0")
+    assert outcomes == [(True, "gpu:0"), (True, "gpu:0")] and len(notes) == 1
+
+
+def test_a_worker_without_a_gpu_of_its_own_stops_every_worker(standin_gpus):
+    outcomes, _ = placed(3, "gpu")  # two GPUs, three workers on the node
+    assert_nobody_waits(outcomes)
+    assert all(isinstance(o, DeviceError) and str(o) == str(outcomes[0]) for o in outcomes), outcomes
+    assert "--device gpu gives worker 2 gpu:2" in one_sentence(str(outcomes[0]))

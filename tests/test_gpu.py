@@ -4,15 +4,24 @@ Skipped, with the reason, where CuPy is not installed or finds no usable
 GPU; the two-GPU case also needs a second GPU. Run just these with
 ``pytest -m gpu``. Transfers cannot be counted on real CuPy; the stand-in
 tests do that, and these check that CuPy agrees with what they prove:
-placement, the numbers, and state dicts moving between GPU and host.
+placement, the numbers, and state dicts moving between GPU and host. Two
+checks only a GPU can make: CuPy's ``PerformanceWarning`` (work on one GPU
+reading another's array through peer access, which the stand-in refuses
+outright) is an error here, and a training step runs under
+``cupyx.allow_synchronize(False)``, which raises on any device-to-host sync.
 """
 
 from __future__ import annotations
+
+import warnings
 
 import numpy as np
 import pytest
 
 from scratchnet.backend import Device, device_of, get_array_module, parse_devices, to_host
+from scratchnet.layers import SoftmaxCrossEntropy
+from scratchnet.optim import SGD
+from scratchnet.step import train_step
 from training_step import assert_placements, assert_same_run, batch, tiny, train_steps
 
 cupy = pytest.importorskip("cupy", reason="CuPy is not installed (pip install \"scratchnet[gpu]\")",
@@ -32,6 +41,16 @@ needs_two = pytest.mark.skipif(GPUS < 2, reason=f"needs two GPUs for gpu:0,1, fo
 
 # cuBLAS and the reference kernels sum in other orders than NumPy and Numba.
 RTOL, ATOL = 1e-10, 1e-12
+
+
+@pytest.fixture(autouse=True)
+def performance_warnings_are_errors():
+    """A cross-device operation CuPy runs through peer access only warns: here it fails, as on the stand-in."""
+    from cupy._util import PerformanceWarning
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", PerformanceWarning)
+        yield
 
 
 def test_cupy_refuses_implicit_conversion():
@@ -93,3 +112,21 @@ def test_device_put_round_trip():
     on_gpu = gpu.put(host)
     assert isinstance(on_gpu, cupy.ndarray) and gpu.holds(on_gpu) and on_gpu.device.id == gpu.index
     np.testing.assert_array_equal(Device.host().put(on_gpu), host)
+
+
+@pytest.mark.parametrize("spec", ["gpu", pytest.param("gpu:0,1", marks=needs_two)])
+def test_a_training_step_makes_no_device_to_host_sync(spec):
+    """The stand-in counts host reads; CuPy can refuse them: a step (no loss read) under allow_synchronize(False)."""
+    import cupyx
+
+    x, labels = batch()
+    x = x.astype(np.float32)
+    devices = parse_devices(spec, 2)
+    model = tiny(2, devices, dtype=np.float32)
+    optimizer, criterion = SGD(model.params(), lr=0.1), SoftmaxCrossEntropy()
+    labels_dev = devices[0].put(labels)
+    train_step(model, criterion, optimizer, x, labels_dev)  # the first step grows the workspaces
+    model.reseed_dropout(1)
+    with cupyx.allow_synchronize(False):
+        loss, _ = train_step(model, criterion, optimizer, x, labels_dev)
+    assert np.isfinite(float(loss)) and int(criterion.label_errors) == 0  # read after, as the training loop does

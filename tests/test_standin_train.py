@@ -9,6 +9,7 @@ import standin
 from scratchnet import backend
 from scratchnet.checkpoint import load_checkpoint
 from scratchnet.cli import main
+from scratchnet.train import TrainSettings, Trainer
 
 QUICK = ["--model", "tiny", "--dataset", "digits", "--limit-train", "200", "--val-size", "50",
          "--batch-size", "50", "--epochs", "2"]
@@ -41,3 +42,18 @@ def test_training_loop_runs_on_devices_and_matches_the_host(tmp_path, capsys, st
     # Trained on the (stand-in) GPUs, evaluated on the CPU.
     assert main(["evaluate", str(tmp_path / "dev")]) == 0
     assert "top-1" in capsys.readouterr().out
+
+
+def test_a_label_out_of_range_on_a_device_stops_the_run_at_the_next_log_read(tmp_path, standin_gpus):
+    """The host raises at the step; a GPU would wrap the label around, so the device counts it, read with the loss."""
+    settings = TrainSettings(model="tiny", dataset="digits", limit_train=200, val_size=50, batch_size=50, epochs=1,
+                             log_every=4, device="gpu", out=str(tmp_path / "run"))
+    trainer = Trainer(settings, print_fn=lambda *args, **kwargs: None)
+    trainer.pipeline.train_loader.y[7] = 10  # ten classes: 0..9
+    standin_gpus.clear_log()
+    with pytest.raises(ValueError, match=r"labels must lie in \[0, 9\] for 10 classes, but 1 of the labels of "
+                                         r"epoch 1, step \d lay outside") as error:
+        trainer.run()
+    assert "\n" not in str(error.value) and str(error.value).endswith(".")
+    # Read once, at the end of the 4-step logging interval: the losses, then the counts (hits and bad labels).
+    assert [t.via for t in standin_gpus.transfers if t.destination == "host"] == ["get", "get"]

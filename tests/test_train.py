@@ -176,8 +176,8 @@ def test_evaluate_and_predict_a_checkpoint(tmp_path, capsys):
     Image.fromarray(np.full((40, 30, 3), 200, np.uint8)).save(image)
     assert main(["predict", str(run), str(image)]) == 0
     lines = capsys.readouterr().out.splitlines()
-    assert lines[0] == f"{image}:" and len(lines) == 6
-    probabilities = [float(line.split("%")[0]) for line in lines[1:]]
+    assert lines[0].startswith("the tiny model") and lines[1] == f"{image}:" and len(lines) == 7
+    probabilities = [float(line.split("%")[0]) for line in lines[2:]]
     assert probabilities == sorted(probabilities, reverse=True) and sum(probabilities) <= 100.01
 
 

@@ -13,6 +13,7 @@ from scratchnet.backend import device_of, to_host
 from scratchnet.layers import SoftmaxCrossEntropy
 from scratchnet.models import alexnet
 from scratchnet.optim import SGD
+from scratchnet.step import train_step
 from scratchnet.towers import TowerStage
 
 BATCH = 3
@@ -44,11 +45,8 @@ def train_steps(model, x, labels, steps: int = 2, lr: float = 0.1, before_step=N
         if before_step:
             before_step(step)
         model.reseed_dropout(step)
-        logits = model.forward(x, train=True)
-        loss = criterion.forward(logits, labels)
+        loss, logits = train_step(model, criterion, optimizer, x, labels)
         losses.append(float(loss))
-        model.backward(criterion.backward())
-        optimizer.step(model.grads())
         if after_step:
             after_step(step)
     return {"losses": losses, "logits": to_host(logits), "params": model.state_dict(),

@@ -33,6 +33,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from ..step import train_step
 from .timing import LayerTimes, clock, scratchnet_layer_timers
 
 LR = 0.01
@@ -71,10 +72,7 @@ class ScratchNetContender:
     def train_step(self) -> None:
         self.model.reseed_dropout(self.steps)
         self.steps += 1
-        logits = self.model.forward(self.x, train=True)
-        self.last_loss = self.criterion.forward(logits, self.labels)
-        self.model.backward(self.criterion.backward())
-        self.optimizer.step(self.model.grads())
+        self.last_loss, _ = train_step(self.model, self.criterion, self.optimizer, self.x, self.labels)
 
     def infer_step(self):
         return self.model.forward(self.x, train=False)

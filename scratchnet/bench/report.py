@@ -6,6 +6,8 @@ import json
 import math
 from pathlib import Path
 
+from ..files import finite_or_none
+
 LABELS = {"scratchnet": "ScratchNet", "torch": "PyTorch"}
 
 
@@ -143,19 +145,8 @@ def format_report(result: dict) -> str:
     return "\n".join(lines)
 
 
-def _finite(value):
-    """NaN and infinities become null: strict JSON has no spelling for them."""
-    if isinstance(value, float) and not math.isfinite(value):
-        return None
-    if isinstance(value, dict):
-        return {key: _finite(v) for key, v in value.items()}
-    if isinstance(value, (list, tuple)):
-        return [_finite(v) for v in value]
-    return value
-
-
 def write_json(result: dict, path) -> Path:
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text(json.dumps(_finite(result), indent=2, allow_nan=False) + "\n")
+    path.write_text(json.dumps(finite_or_none(result), indent=2, allow_nan=False) + "\n")
     return path

@@ -15,14 +15,14 @@ IDENTITY_FLAGS = {
     "towers": "--towers", "seed": "--seed", "augment": "--augment", "schedule": "--schedule",
     "val_size": "--val-size", "limit_train": "--limit-train", "momentum": "--momentum",
     "weight_decay": "--weight-decay", "patience": "--patience", "step_every": "--step-every",
+    "skip_bad": "--skip-bad",
 }
 MODEL_OPTION_FLAGS = {"activation": "--activation", "lrn": "--no-lrn", "pool": "--pool", "groups": "--groups",
-                      "conv_width": "--conv-width", "dropout": "--dropout"}
+                      "conv_width": "--conv-width", "dropout": "--dropout", "init": "--init"}
 
 
 def register(subparsers) -> None:
     from ..cli import HelpFormatter
-    from ..models import CONFIGS
 
     defaults = TrainSettings()
     parser = subparsers.add_parser(
@@ -30,9 +30,19 @@ def register(subparsers) -> None:
         description="Train AlexNet with the paper's optimiser (SGD, momentum 0.9, weight decay 5e-4, lr divided "
                     "by 10 when validation error stops improving), data augmentation and evaluation. With no "
                     "flags: the cifar model on CIFAR-10 from data/ if it is there, else on the 8x8 digits that "
-                    "ship with ScratchNet (said loudly). Writes a checkpoint every epoch and on Ctrl-C, a "
-                    "JSON-lines log and a plot of the curves into --out.")
-    run_group = parser.add_argument_group("what to train")
+                    "ship with ScratchNet (said loudly). Writes a checkpoint every epoch and on Ctrl-C or "
+                    "SIGTERM, a JSON-lines log and a plot of the curves into --out, which it locks while it runs "
+                    "(run.lock) and never replaces without --overwrite.")
+    _add_run_arguments(parser.add_argument_group("what to train"), defaults)
+    _add_optimiser_arguments(parser.add_argument_group("optimiser (paper, section 5)"), defaults)
+    _add_data_arguments(parser.add_argument_group("data and evaluation"), defaults)
+    _add_model_arguments(parser.add_argument_group("model options (the paper's ablations)"), defaults)
+    parser.set_defaults(func=run)
+
+
+def _add_run_arguments(run_group, defaults: TrainSettings) -> None:
+    from ..models import CONFIGS
+
     run_group.add_argument("--model", choices=sorted(CONFIGS), default=defaults.model, help="AlexNet configuration")
     run_group.add_argument("--dataset", default=defaults.dataset,
                            choices=["auto", "cifar10", "digits", "mnist", "fashion-mnist", "imagefolder"],
@@ -48,7 +58,11 @@ def register(subparsers) -> None:
                            help="2: the paper's two-tower split; 1: one device with groups=2 convolutions "
                                 "(default: the configuration's, 2)")
     run_group.add_argument("--seed", type=int, default=defaults.seed, help="seeds init, shuffling, augmentation, dropout")
-    run_group.add_argument("--out", metavar="DIR", default=None, help="run folder (default: runs/MODEL-TIMESTAMP)")
+    run_group.add_argument("--out", metavar="DIR", default=None,
+                           help="run folder (default: runs/MODEL-DATASET-TIMESTAMP); one that holds a run is "
+                                "refused unless --resume or --overwrite")
+    run_group.add_argument("--overwrite", action="store_true",
+                           help="replace the run in --out (its checkpoint, log, curves and result are deleted)")
     run_group.add_argument("--workers", type=int, metavar="K", default=None,
                            help="data parallelism: K processes, each with a replica of the model and 1/K of every "
                                 "batch, gradients averaged before each step; the same as mpiexec -n K scratchnet "
@@ -56,7 +70,8 @@ def register(subparsers) -> None:
     run_group.add_argument("--resume", metavar="DIR", default=None,
                            help="continue the run in DIR (its checkpoint.npz) where it stopped; --epochs may extend it")
 
-    optim = parser.add_argument_group("optimiser (paper, section 5)")
+
+def _add_optimiser_arguments(optim, defaults: TrainSettings) -> None:
     optim.add_argument("--lr", type=float, default=defaults.lr, help="initial learning rate")
     optim.add_argument("--momentum", type=float, default=defaults.momentum, help="momentum")
     optim.add_argument("--weight-decay", type=float, default=defaults.weight_decay, help="weight decay")
@@ -68,17 +83,24 @@ def register(subparsers) -> None:
     optim.add_argument("--step-every", type=int, default=defaults.step_every,
                        help="step: divide the rate by 10 every this many epochs")
 
-    data = parser.add_argument_group("data and evaluation")
+
+def _add_data_arguments(data, defaults: TrainSettings) -> None:
     data.add_argument("--augment", default=defaults.augment,
                       help="comma list of crop, flip, pca (the paper's PCA colour), or none")
     data.add_argument("--val-size", type=int, default=None,
                       help="training images held out for validation (default: min(5000, 10%%))")
     data.add_argument("--limit-train", type=int, metavar="N", default=None, help="train on N images only (quick runs)")
+    data.add_argument("--skip-bad", action="store_true",
+                      help="image folders: leave out files that cannot be decoded (each listed) instead of stopping")
     data.add_argument("--ten-crop", action="store_true", help="also report the paper's 10-crop test at the end")
     data.add_argument("--log-every", type=int, default=defaults.log_every,
-                      help="steps between reads of loss/accuracy from the device (and progress updates)")
+                      help="steps between reads of the loss and accuracy from the device (the progress bar "
+                           "moves every step)")
 
-    model = parser.add_argument_group("model options (the paper's ablations)")
+
+def _add_model_arguments(model, defaults: TrainSettings) -> None:
+    from ..models.config import INITS
+
     model.add_argument("--activation", choices=["relu", "tanh"], default=None, help="non-linearity (default relu)")
     model.add_argument("--no-lrn", action="store_true", help="drop local response normalisation")
     model.add_argument("--pool", choices=["overlap", "plain"], default=None,
@@ -87,14 +109,16 @@ def register(subparsers) -> None:
                        help="with --towers 1: 2 keeps the paper's split connectivity, 1 connects all channels")
     model.add_argument("--conv-width", type=float, default=None, help="scale every convolution's kernel count")
     model.add_argument("--dropout", type=float, default=None, help="dropout probability in fc6/fc7 (default 0.5)")
+    model.add_argument("--init", choices=sorted(INITS), default=None,
+                       help="weight initialisation (default: he-conv for the paper model, he for cifar and tiny): "
+                            + "; ".join(f"{name}: {text}" for name, text in INITS.items()))
     model.add_argument("--concurrent-towers", action=argparse.BooleanOptionalAction, default=defaults.concurrent_towers,
                        help="on the CPU, run the two towers side by side in two threads, each with half of BLAS's "
                             "threads (same results up to float rounding; faster on 2 cores: benchmarks/README.md)")
-    parser.set_defaults(func=run)
 
 
 def settings_from_args(args) -> TrainSettings:
-    options = {key: getattr(args, key) for key in ("activation", "pool", "groups", "conv_width", "dropout")
+    options = {key: getattr(args, key) for key in ("activation", "pool", "groups", "conv_width", "dropout", "init")
                if getattr(args, key) is not None}
     if args.no_lrn:
         options["lrn"] = False
@@ -105,7 +129,7 @@ def settings_from_args(args) -> TrainSettings:
         towers=args.towers, seed=args.seed,
         out=args.out, augment=args.augment, val_size=args.val_size, limit_train=args.limit_train,
         log_every=args.log_every, ten_crop=args.ten_crop, concurrent_towers=args.concurrent_towers,
-        model_options=options)
+        model_options=options, skip_bad=args.skip_bad)
 
 
 def typed_flags(argv: list[str]) -> set[str]:
@@ -116,6 +140,8 @@ def typed_flags(argv: list[str]) -> set[str]:
 def check_resume_flags(argv: list[str], given: TrainSettings, saved: dict) -> None:
     """Refuse flags that would change what a resumed run is, naming each one."""
     typed = typed_flags(argv)
+    defaults = TrainSettings().to_dict()  # a checkpoint older than a flag was written with its default
+    saved = {**defaults, **saved}
     mismatches = [f"{flag} {getattr(given, key)!r} (checkpoint: {saved[key]!r})"
                   for key, flag in IDENTITY_FLAGS.items() if flag in typed and getattr(given, key) != saved[key]]
     mismatches += [f"{flag} {given.model_options[key]!r} (checkpoint: {saved['model_options'].get(key)!r})"
@@ -156,8 +182,12 @@ def run(args) -> int:
     from ..train import Trainer, TrainingStopped
 
     settings = settings_from_args(args)
+    if args.overwrite and args.resume:
+        raise ValueError("--overwrite replaces a run and --resume continues it: give one of them")
     if args.workers is not None and args.workers > 1 and launched_size() == 1:
         return launch_workers(args.workers, args.argv, settings, args.resume)
+    # SIGTERM while the run is set up: stop as Ctrl-C does (the trainer takes over both signals once it runs).
+    signal.signal(signal.SIGTERM, _interrupt)
     comm = init_communicator()
     trainer, error = None, None
     try:  # on every worker; a failure on any of them is reported once, by rank 0
@@ -165,7 +195,7 @@ def run(args) -> int:
         if args.resume:
             check_resume_flags(args.argv, settings, load_checkpoint(args.resume)["meta"]["settings"])
         comm, settings.device = for_device(comm, settings.device)
-        trainer = Trainer(settings, resume=args.resume, comm=comm)
+        trainer = Trainer(settings, resume=args.resume, comm=comm, overwrite=args.overwrite)
     except (DeviceError, ValueError, FileNotFoundError) as exc:
         error = exc
     failures = [(rank, message) for rank, message in enumerate(comm.allgather(error and str(error))) if message]
@@ -181,4 +211,9 @@ def run(args) -> int:
         if comm.is_root:
             print(f"scratchnet train: stopped: {exc}")
         return 1
-    return 130 if result.get("interrupted") else 0
+    # 128 + the signal, as a shell reports a process it ended: 130 for Ctrl-C, 143 for SIGTERM.
+    return 128 + (result.get("signal") or signal.SIGINT) if result.get("interrupted") else 0
+
+
+def _interrupt(signum, frame):
+    raise KeyboardInterrupt

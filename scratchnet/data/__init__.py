@@ -3,8 +3,10 @@
 Loading (each returns a ``Dataset``: uint8 NHWC images, int64 labels)::
 
     ds = load_dataset("cifar10")                  # data/cifar-10-batches-py, ...
-    ds = load_dataset("auto", "../shared/data/cifar10/cifar10-jpeg.tar.xz")
+    ds = load_dataset("auto", "path/to/cifar10-jpeg.tar.xz")  # an image-folder tarball
     ds = load_dataset("imagefolder", "imagenet/")  # 256x256, shorter side + centre crop
+    ds = load_dataset("data/imagenette2-320")      # photos of varied sizes: 256x256 too
+    ds.class_names                                # ["tench", ...]; ds.classes: the wnids
     ds = load_digits()                            # bundled, no download
     print(ds.summary())
 
@@ -18,7 +20,8 @@ Training input (the paper's section 4.1)::
     test = BatchLoader(ds.test_x, ds.test_y, 128, EvalTransform(stats), shuffle=False)
 
 Modules, one idea each: ``dataset`` (the record), ``errors``, ``paths``,
-``image_decode`` (one image: RGB, size rule), ``image_tree`` /
+``image_decode`` (one image: RGB, size rule), ``class_names`` (WordNet ids
+to "tench"), ``image_tree`` /
 ``image_folder`` / ``image_tarball`` (image-folder trees), ``cache``,
 ``cifar10_pickle``, ``idx`` (MNIST), ``digits``, ``load`` (``load_dataset``),
 ``download``, ``transforms/``, ``loader``, ``throughput``, ``cli``, and
@@ -26,9 +29,10 @@ Modules, one idea each: ``dataset`` (the record), ``errors``, ``paths``,
 """
 
 from .cifar10_pickle import CIFAR10_CLASSES, load_cifar10_pickle, load_cifar10_pickle_tarball
+from .class_names import IMAGENETTE_NAMES, display_name
 from .dataset import Dataset
 from .digits import load_digits
-from .download import CIFAR10_SHA256, CIFAR10_URL, fetch_cifar10
+from .download import CIFAR10_SHA256, CIFAR10_URL, RELEASES, fetch_cifar10, fetch_imagenette
 from .errors import DataError
 from .idx import FASHION_MNIST_CLASSES, MNIST_CLASSES, load_idx_dataset
 from .load import (DATASET_NAMES, detect_format, find_default_cifar10, load_dataset,
@@ -40,7 +44,9 @@ from .transforms import (EvalTransform, Preprocessing, TrainTransform, average_c
 
 __all__ = [
     "CIFAR10_CLASSES", "load_cifar10_pickle", "load_cifar10_pickle_tarball",
-    "Dataset", "load_digits", "CIFAR10_SHA256", "CIFAR10_URL", "fetch_cifar10", "DataError",
+    "IMAGENETTE_NAMES", "display_name",
+    "Dataset", "load_digits", "CIFAR10_SHA256", "CIFAR10_URL", "RELEASES", "fetch_cifar10",
+    "fetch_imagenette", "DataError",
     "FASHION_MNIST_CLASSES", "MNIST_CLASSES", "load_idx_dataset",
     "DATASET_NAMES", "detect_format", "find_default_cifar10", "load_dataset", "load_image_folder",
     "BatchLoader", "default_cache_dir", "default_data_dir",

@@ -6,9 +6,12 @@
   removing or editing any image makes a new key.
 - file: ``<cache_dir>/<source name>-<size>-<key16>.npz`` written with ``np.savez``
   to a temporary file in the same folder and moved into place with
-  ``os.replace``, so a crash never leaves a half-written cache behind.
+  ``os.replace`` (``files.atomic_write``), so a crash never leaves a
+  half-written cache behind. Decoding and writing it are said on stderr.
 - read back with ``allow_pickle=False``: the metadata is a JSON string,
-  not a pickled object.
+  not a pickled object. Metadata keys added later (``class_names``,
+  ``size_note``) are optional, so older cache files stay valid and keep
+  their key.
 - a cache that cannot be written (read-only disk) or read (damaged) costs a
   warning and a fresh decode, never the data.
 """
@@ -18,13 +21,14 @@ from __future__ import annotations
 import hashlib
 import json
 import os
-import tempfile
+import sys
 import warnings
 from collections.abc import Callable
 from pathlib import Path
 
 import numpy as np
 
+from ..files import atomic_write
 from .dataset import Dataset
 from .paths import default_cache_dir
 
@@ -41,10 +45,23 @@ def source_fingerprint(path: Path) -> str:
     for folder, _, files in os.walk(path):
         newest = max(newest, os.stat(folder).st_mtime_ns)
         for file_name in files:
-            stat = os.stat(os.path.join(folder, file_name))
+            stat = _stat_or_link(os.path.join(folder, file_name))
             count, total_bytes = count + 1, total_bytes + stat.st_size
             newest = max(newest, stat.st_mtime_ns)
     return f"tree|{path}|{count}|{total_bytes}|{newest}"
+
+
+def _stat_or_link(path: str) -> os.stat_result:
+    """The file's stat; for a link that loops or leads nowhere, the link's own (the decoder then reports it)."""
+    try:
+        return os.stat(path)
+    except OSError:
+        return os.lstat(path)
+
+
+def notify(message: str) -> None:
+    """Say what the cache does (a first decode can take minutes, and a cache file can be hundreds of MB)."""
+    print(message, file=sys.stderr, flush=True)
 
 
 def cache_file_for(source: Path, size: int | None, skip_bad: bool,
@@ -61,21 +78,13 @@ def save_dataset(dataset: Dataset, file: Path) -> None:
     """Write ``dataset`` to ``file`` atomically (temporary file + ``os.replace``)."""
     meta = {"version": CACHE_FORMAT_VERSION, "name": dataset.name, "source": dataset.source,
             "format": dataset.format, "conversions": dataset.conversions,
-            "resized": dataset.resized, "skipped": dataset.skipped, "notes": dataset.notes}
+            "resized": dataset.resized, "skipped": dataset.skipped, "notes": dataset.notes,
+            "class_names": dataset.class_names, "size_note": dataset.size_note}
     file.parent.mkdir(parents=True, exist_ok=True)
-    handle = tempfile.NamedTemporaryFile(dir=file.parent, prefix=f".{file.stem}.",
-                                         suffix=".tmp", delete=False)
-    try:
-        with handle:
-            np.savez(handle, train_x=dataset.train_x, train_y=dataset.train_y,
-                     test_x=dataset.test_x, test_y=dataset.test_y,
-                     classes=np.array(dataset.classes, dtype=str),
-                     meta=np.array(json.dumps(meta)))
-        os.chmod(handle.name, 0o644)       # temporary files are created private (0600)
-        os.replace(handle.name, file)
-    except BaseException:
-        Path(handle.name).unlink(missing_ok=True)
-        raise
+    atomic_write(file, lambda handle: np.savez(handle, train_x=dataset.train_x, train_y=dataset.train_y,
+                                               test_x=dataset.test_x, test_y=dataset.test_y,
+                                               classes=np.array(dataset.classes, dtype=str),
+                                               meta=np.array(json.dumps(meta))))
 
 
 def load_saved_dataset(file: Path) -> Dataset:
@@ -89,7 +98,10 @@ def load_saved_dataset(file: Path) -> Dataset:
                        test_x=saved["test_x"], test_y=saved["test_y"], source=meta["source"],
                        format=meta["format"], conversions=meta["conversions"],
                        resized=meta["resized"], skipped=meta["skipped"],
-                       notes=[*meta["notes"], f"loaded from cache {file}"])
+                       notes=[*meta["notes"], f"loaded from cache {file}"],
+                       # absent from caches written before they existed: the defaults apply
+                       class_names=meta.get("class_names") or [],
+                       size_note=meta.get("size_note"))
 
 
 def cached_decode(source: str | os.PathLike, size: int | None, skip_bad: bool, name: str,
@@ -110,10 +122,14 @@ def cached_decode(source: str | os.PathLike, size: int | None, skip_bad: bool, n
         except Exception as exc:       # damaged or stale cache: decode again, never lose data
             warnings.warn(f"ignoring unreadable cache {file} ({exc}); decoding again",
                           stacklevel=2)
+    notify(f"decoding {source} (once: later runs read the decoded images from {file.parent})")
     dataset = decode()
     try:
         save_dataset(dataset, file)
     except OSError as exc:
         warnings.warn(f"could not write cache {file} ({exc}); the next run decodes again",
                       stacklevel=2)
+    else:
+        notify(f"cached {len(dataset.train_y) + len(dataset.test_y):,} decoded images in {file} "
+               f"({file.stat().st_size / 1e6:,.0f} MB; delete it at any time to reclaim the space)")
     return dataset

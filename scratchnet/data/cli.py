@@ -12,20 +12,13 @@ from __future__ import annotations
 import argparse
 import sys
 
-from .download import CIFAR10_SHA256, CIFAR10_URL, fetch_cifar10
+from ..cli import DefaultsHelpFormatter
+from .download import RELEASES, fetch_release
 from .errors import DataError
 from .load import DATASET_NAMES, load_dataset
 from .paths import CACHE_ENV, default_data_dir
 
-
-class _Formatter(argparse.ArgumentDefaultsHelpFormatter):
-    """Show defaults, except the empty ones ("None", "False") that say nothing."""
-
-    def _get_help_string(self, action: argparse.Action) -> str:
-        if action.default is None or action.default is False:
-            return action.help
-        return super()._get_help_string(action)
-
+_Formatter = DefaultsHelpFormatter  # each default once, the empty ones ("None", "False") not at all
 
 DATA_PROBLEM = 2        # the exit code scratchnet.cli gives known failures
 
@@ -33,13 +26,15 @@ DATA_PROBLEM = 2        # the exit code scratchnet.cli gives known failures
 def cmd_data_get(args: argparse.Namespace) -> int:
     """Download and unpack a data set; print where it is."""
     try:
-        folder = fetch_cifar10(args.dir, url=args.url, sha256=args.sha256,
+        known_hash = (f"sha256:{args.sha256}" if args.sha256 else
+                      f"md5:{args.md5}" if args.md5 else None)
+        folder = fetch_release(args.name, args.dir, url=args.url, known_hash=known_hash,
                                progress=not args.no_progress, keep_archive=not args.delete_archive)
     except DataError as exc:
         print(f"scratchnet data get: error: {exc}", file=sys.stderr)
         return DATA_PROBLEM
     print(f"{args.name} ready in {folder}")
-    print(f"use it with: --dataset {args.name} --data {folder}")
+    print(RELEASES[args.name].use.format(folder=folder))
     return 0
 
 
@@ -54,7 +49,7 @@ def cmd_data_info(args: argparse.Namespace) -> int:
     try:
         dataset = load_dataset(name, path, size=args.size, skip_bad=args.skip_bad,
                                cache_dir=args.cache_dir, use_cache=not args.no_cache,
-                               progress=sys.stderr.isatty())
+                               progress=True)
     except DataError as exc:
         print(f"scratchnet data info: error: {exc}", file=sys.stderr)
         return DATA_PROBLEM
@@ -71,20 +66,24 @@ def register(subparsers: argparse._SubParsersAction) -> argparse.ArgumentParser:
     commands = data.add_subparsers(dest="data_command", metavar="{get,info}", required=True)
 
     get = commands.add_parser(
-        "get", help="download and unpack a data set (CIFAR-10)",
-        description="Download the official CIFAR-10 python release (163 MB, sha256 checked) "
-                    "and unpack it to DIR/cifar-10-batches-py. Does nothing if it is "
-                    "already there.",
+        "get", help="download and unpack a data set (CIFAR-10, Imagenette)",
+        description="Download an official release, check its published checksum, and unpack "
+                    "it into DIR: cifar10 (the CIFAR-10 python release, 163 MB, to "
+                    "DIR/cifar-10-batches-py), imagenette (fast.ai's Imagenette 2, full-size "
+                    "photos, the largest, to DIR/imagenette2), imagenette-320 and "
+                    "imagenette-160 (shorter side 320 or 160 px, to DIR/imagenette2-320 or "
+                    "-160). Does nothing if it is already there.",
         formatter_class=_Formatter)
-    get.add_argument("name", choices=["cifar10"], help="data set to fetch")
+    get.add_argument("name", choices=list(RELEASES), help="data set to fetch")
     get.add_argument("--dir", default=str(default_data_dir()), metavar="DIR",
                      help="folder to download and unpack into")
     get.add_argument("--no-progress", action="store_true", help="do not draw a progress bar")
     get.add_argument("--delete-archive", action="store_true",
-                     help="delete the .tar.gz after unpacking")
+                     help="delete the downloaded archive after unpacking")
     # Hidden: for mirrors and for tests that serve an archive from 127.0.0.1.
-    get.add_argument("--url", default=CIFAR10_URL, help=argparse.SUPPRESS)
-    get.add_argument("--sha256", default=CIFAR10_SHA256, help=argparse.SUPPRESS)
+    get.add_argument("--url", default=None, help=argparse.SUPPRESS)
+    get.add_argument("--sha256", default=None, help=argparse.SUPPRESS)
+    get.add_argument("--md5", default=None, help=argparse.SUPPRESS)
     get.set_defaults(func=cmd_data_get)
 
     info = commands.add_parser(

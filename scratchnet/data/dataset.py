@@ -6,6 +6,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from .class_names import display_name, labelled
 from .errors import DataError
 
 
@@ -31,6 +32,12 @@ class Dataset:
     - ``skipped``: files left out because they could not be decoded
       (only with ``skip_bad=True``; otherwise loading raises).
     - ``notes``: anything else worth a line in the summary.
+    - ``size_note``: the one line saying images were brought to one size
+      because they differed (None when they were not).
+
+    ``class_names``: what to show for each class (default: ``display_name``
+    of the folder name, so WordNet ids read "tench"); ``classes`` stays the
+    folder names, which caches and checkpoints rely on.
     """
 
     name: str
@@ -45,8 +52,15 @@ class Dataset:
     resized: int = 0
     skipped: list[str] = field(default_factory=list)
     notes: list[str] = field(default_factory=list)
+    class_names: list[str] = field(default_factory=list)
+    size_note: str | None = None
 
     def __post_init__(self) -> None:
+        if not self.class_names:
+            self.class_names = [display_name(c) for c in self.classes]
+        if len(self.class_names) != len(self.classes):
+            raise DataError(f"{self.name} from {self.source}: {len(self.class_names)} class names "
+                            f"for {len(self.classes)} classes")
         for split in ("train", "test"):
             x, y = getattr(self, f"{split}_x"), getattr(self, f"{split}_y")
             where = f"{self.name} {split} split from {self.source}"
@@ -87,13 +101,14 @@ class Dataset:
             f"source  : {self.source}",
             f"format  : {self.format or 'unknown'}",
             f"images  : {h}x{w}x{c} uint8 (NHWC{', RGB' if c == 3 else ', grey'})",
-            f"classes : {self.num_classes}: {', '.join(self.classes)}",
+            f"classes : {self.num_classes}: "
+            f"{', '.join(labelled(c, n) for c, n in zip(self.classes, self.class_names))}",
         ]
         for split in ("train", "test"):
             counts = self.class_counts(split)
             total = int(counts.sum())
             if self.num_classes <= 20:
-                per_class = ", ".join(f"{name} {n}" for name, n in zip(self.classes, counts))
+                per_class = ", ".join(f"{name} {n}" for name, n in zip(self.class_names, counts))
             else:
                 per_class = f"per class min {counts.min()}, max {counts.max()}"
             lines.append(f"{split:<8}: {total} images ({per_class})")
@@ -107,5 +122,6 @@ class Dataset:
             shown = ", ".join(self.skipped[:5])
             more = f" (+{len(self.skipped) - 5} more)" if len(self.skipped) > 5 else ""
             lines.append(f"skipped : {len(self.skipped)} unreadable files: {shown}{more}")
-        lines.extend(f"note    : {note}" for note in self.notes)
+        notes = [self.size_note] if self.size_note else []
+        lines.extend(f"note    : {note}" for note in [*notes, *self.notes])
         return "\n".join(lines)

@@ -2,7 +2,9 @@
 
 The size rule (the paper's ImageNet preprocessing, section 2), made explicit:
 
-- ``size=None``: keep the image at its native size.
+- ``size=None``: keep the image at its native size (an image tree whose
+  images differ in size then brings them all to ``PAPER_SIZE``: see
+  ``image_tree``).
 - ``size=S``: an image that is already S x S is kept bit-exact (no
   resampling: a 32x32 CIFAR tree loaded with ``size=32`` is untouched).
   Any other image is rescaled so its *shorter* side is S (bilinear, which
@@ -37,6 +39,9 @@ from .errors import DataError
 #: folder are reported as non-image files; names starting with "." are ignored.
 IMAGE_SUFFIXES = frozenset({".jpg", ".jpeg", ".png", ".bmp", ".gif", ".ppm", ".pgm",
                             ".pbm", ".tif", ".tiff", ".webp"})
+
+#: The paper's stored size (section 2): shorter side to 256, central 256x256 patch.
+PAPER_SIZE = 256
 
 _SIXTEEN_BIT_MODES = frozenset({"I;16", "I;16B", "I;16L", "I;16N", "I"})
 

@@ -15,9 +15,10 @@ imagefolder     ``<root>/<split>/<class>/*`` folder or tarball     256x256 (the 
 auto            any of the above; the format is detected          native (see below)
 =============== ================================================= ==================
 
-``auto`` never resamples unasked: an image tree whose images differ in size
-raises a ``DataError`` asking for a size (``--size 256``, the paper's, or
-``--dataset imagefolder``). An auto-detected tree whose classes are
+``auto`` keeps the images of a tree at their native size when they all
+share one shape; when they differ (ordinary photos), every image gets the
+paper's preprocessing, shorter side to 256 and the central 256x256 crop,
+and ``Dataset.size_note`` says so (see ``image_tree``). An auto-detected tree whose classes are
 CIFAR-10's is named "cifar10"; IDX files are "fashion-mnist" when the path
 mentions "fashion", else "mnist".
 
@@ -39,13 +40,14 @@ from .errors import DataError
 from .idx import has_idx_files, load_idx_dataset
 from .image_folder import decode_image_folder
 from .image_tarball import decode_image_tarball, is_tarball_name, tarball_stem
+from .image_decode import PAPER_SIZE
 from .paths import default_data_dir
 from .transforms.layout import resize_images
 
 DATASET_NAMES = ("auto", "cifar10", "digits", "mnist", "fashion-mnist", "imagefolder")
 FORMATS = ("cifar10-pickle", "cifar10-pickle-tarball", "image-folder", "image-folder-tarball",
            "idx")
-IMAGEFOLDER_SIZE = 256
+IMAGEFOLDER_SIZE = PAPER_SIZE
 _IDX_NAMES = ("train-images-idx3-ubyte", "train-images.idx3-ubyte", "t10k-images-idx3-ubyte")
 
 
@@ -73,7 +75,7 @@ def detect_format(path: str | os.PathLike) -> str:
                 "of either, or a folder of MNIST IDX files")
     if not path.exists():
         raise DataError(f"{path}: no such file or folder. Expected {expected}. For CIFAR-10 run "
-                        f"`scratchnet data get cifar10`, or pass --data PATH")
+                        f"`scratchnet data get cifar10`, or give the path of a copy you have")
     if path.is_file():
         if is_tarball_name(path):
             return "cifar10-pickle-tarball" if _tar_holds_pickle_batches(path) else "image-folder-tarball"
@@ -120,7 +122,8 @@ def load_image_folder(path: str | os.PathLike, size: int | None = IMAGEFOLDER_SI
     """An image-folder tree (folder or tarball), decoded once and then read from the cache.
 
     ``size``: see ``image_decode`` (shorter side -> size, centre crop; images
-    already size x size are kept; None keeps native sizes).
+    already size x size are kept; None keeps native sizes). ``progress``: report
+    a first decode (a bar on a terminal, a line every 10 s otherwise).
     """
     path = Path(path)
     tarball = path.is_file() and is_tarball_name(path)
@@ -162,6 +165,9 @@ def load_dataset(name_or_path: str | os.PathLike = "auto", path: str | os.PathLi
     ``size`` overrides the name's default image size. ``skip_bad``: leave
     undecodable files out (listed in ``Dataset.skipped``) instead of raising.
     ``cache_dir`` / ``use_cache``: where decoded image trees are kept.
+    ``progress``: report a first decode of an image tree (``scratchnet.progress``:
+    a bar on a terminal, a line every 10 s otherwise); ``progress=on_terminal()``
+    reports on a terminal only.
     Raises ``DataError`` with the path, what was expected and what to do.
     """
     name = str(name_or_path)
@@ -174,7 +180,7 @@ def load_dataset(name_or_path: str | os.PathLike = "auto", path: str | os.PathLi
     if name == "digits":
         if path is not None:
             raise DataError(f"digits is bundled with the package and takes no path (got {path}); "
-                            f"leave out --data, or use --dataset auto to load {path}")
+                            f"leave out the path, or use --dataset auto to load {path}")
         return load_digits(size or 32)
     if path is None:
         path = _default_path(name)
@@ -217,9 +223,9 @@ def _default_path(name: str) -> Path:
         if found is None:
             raise DataError(f"CIFAR-10 not found under {data_dir} (looked for "
                             f"cifar-10-batches-py/ and cifar10/). Run `scratchnet data get "
-                            f"cifar10` to download it there, or pass --data PATH")
+                            f"cifar10` to download it there, or give the path of a copy you have")
         return found
     if name in ("mnist", "fashion-mnist") and has_idx_files(data_dir / name):
         return data_dir / name
-    raise DataError(f"--dataset {name} needs --data PATH (for mnist / fashion-mnist the folder "
-                    f"with the four IDX files; they may also sit in {data_dir / name})")
+    raise DataError(f"--dataset {name} needs the path of the data (for mnist / fashion-mnist the "
+                    f"folder with the four IDX files; they may also sit in {data_dir / name})")

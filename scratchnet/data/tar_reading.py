@@ -23,18 +23,26 @@ from .errors import DataError
 _BLOCK = tarfile.BLOCKSIZE
 
 
-def tar_members(path: Path, wanted=lambda member: True) -> Iterator[tuple[tarfile.TarInfo, bytes | None]]:
+def tar_members(path: Path, wanted=lambda member: True,
+                progress=None) -> Iterator[tuple[tarfile.TarInfo, bytes | None]]:
     """Yield (member, its bytes) for regular files ``wanted`` accepts, (member, None) otherwise.
 
+    ``progress``: a ``progress.Progress`` counted in bytes of the archive file,
+    told of each member as it is read, each file read counted as one image.
     Raises ``DataError`` naming ``path`` when the archive is unreadable or truncated.
     """
     try:
-        with tarfile.open(path, mode="r:*") as archive:
+        # The file is opened here, not by tarfile, for its position: the bytes read of a
+        # compressed archive are the share done, where the member count is unknown until the
+        # end (counting first would decompress a .tar.xz twice).
+        with open(path, "rb") as raw, tarfile.open(path, mode="r:*", fileobj=raw) as archive:
+            read = 0
             for member in archive:
-                if member.isfile() and wanted(member):
-                    yield member, archive.extractfile(member).read()
-                else:
-                    yield member, None
+                data = archive.extractfile(member).read() if member.isfile() and wanted(member) else None
+                if progress is not None:
+                    progress.update(raw.tell() - read, images=int(data is not None))
+                    read = raw.tell()
+                yield member, data
             archive.fileobj.seek(archive.offset)
             end = archive.fileobj.read(_BLOCK)
             if len(end) < _BLOCK or end.count(0) != _BLOCK:

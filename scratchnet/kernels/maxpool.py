@@ -35,7 +35,9 @@ def maxpool_forward(x, size: int, stride: int, pad: int = 0):
             window = x_padded[:, :, i : i + stride * oh : stride, j : j + stride * ow : stride]
             better = window > y
             y = xp.where(better, window, y)
-            argmax[better] = i * size + j
+            # One masked copy, not argmax[better] = ...: CuPy sizes a mask assignment by
+            # scanning the mask and reading its count on the host, a sync per window offset.
+            xp.copyto(argmax, argmax.dtype.type(i * size + j), where=better)
     return y, argmax
 
 

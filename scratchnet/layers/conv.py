@@ -30,9 +30,10 @@ class Conv2D(Layer):
         dW_g = dy_g @ cols_g^T,  db = sum of dy over (N, OH, OW),
         dcols_g = W_g^T @ dy_g,  dx = col2im(dcols).
 
-    Every column belongs to one image, so both passes go through the batch a
-    chunk of images at a time, with the chunk's columns in ``workspace``
-    (see ``workspace.py``); dW sums over the chunks. The forward keeps x, not
+    Every column belongs to one image, so on the host both passes go through
+    the batch a chunk of images at a time, with the chunk's columns in
+    ``workspace`` (see ``workspace.py``); dW sums over the chunks. On a GPU
+    the chunk is the whole batch (``Workspace.chunks``). The forward keeps x, not
     its k * k times larger columns, and the backward builds them again.
 
     A 3x3, stride-1 convolution on the compiled CPU path (conv3-5 in
@@ -169,7 +170,8 @@ class Conv2D(Layer):
 
     def _chunks(self, x):
         _, _, oh, ow = self.output_shape(x.shape)
-        return self.workspace.chunks(x.shape[0], self.in_ch * self.kernel**2 * oh * ow * x.dtype.itemsize)
+        return self.workspace.chunks(x.shape[0], self.in_ch * self.kernel**2 * oh * ow * x.dtype.itemsize,
+                                     get_array_module(x))
 
     def _im2col(self, x):
         n, _, oh, ow = self.output_shape(x.shape)

@@ -13,6 +13,11 @@ def log_softmax(logits):
     return shifted - xp.log(xp.exp(shifted).sum(axis=1, keepdims=True))
 
 
+def label_errors(labels, classes: int):
+    """How many of ``labels`` lie outside [0, classes): a 0-d array on the labels' device, not read."""
+    return ((labels < 0) | (labels >= classes)).sum()
+
+
 def softmax(logits):
     return get_array_module(logits).exp(log_softmax(logits))
 
@@ -24,7 +29,19 @@ class SoftmaxCrossEntropy(Layer):
     scalar loss (0-d array, on the logits' device: reading it is the caller's
     explicit choice).
     backward() -> dlogits (N, K). Keeps p and the labels.
+
+    Labels outside [0, K): host labels raise ValueError at once. Device labels
+    cannot be checked without a host read (a sync every step), and CuPy
+    wraps an out-of-range index around instead of raising, so the loss
+    would be silently wrong: ``label_errors`` holds, after each forward, how
+    many labels lay outside (a 0-d array on the logits' device), for the
+    caller to read when it reads the loss (``train.py`` does, every
+    ``--log-every`` steps).
     """
+
+    def __init__(self):
+        super().__init__()
+        self.label_errors = None
 
     def forward(self, logits, labels):
         xp, device = get_array_module(logits), device_of(logits)
@@ -37,7 +54,7 @@ class SoftmaxCrossEntropy(Layer):
         if labels.dtype.kind not in "iu":
             raise ValueError(f"{self!r}: labels must be integers, got dtype {labels.dtype}")
         n, classes = logits.shape
-        # Checked on the host only: on a GPU it would cost a device->host sync every step.
+        # Read on the host only: on a GPU a read would cost a device->host sync every step.
         if n and is_host_array(labels) and (int(labels.min()) < 0 or int(labels.max()) >= classes):
             raise ValueError(f"{self!r}: labels must lie in [0, {classes - 1}] for logits of shape {tuple(logits.shape)}, "
                              f"got values in [{int(labels.min())}, {int(labels.max())}]")
@@ -45,6 +62,7 @@ class SoftmaxCrossEntropy(Layer):
         # (CuPy allocates on the current one), with the labels put there explicitly.
         labels = device.put(labels)
         with device:
+            self.label_errors = label_errors(labels, classes)
             log_p = log_softmax(logits)
             rows = xp.arange(n)
             self._probs, self._labels = xp.exp(log_p), labels

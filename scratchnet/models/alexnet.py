@@ -18,9 +18,29 @@ from ..towers import Exchange, TowerStage
 from .config import AlexNetConfig, make_config
 
 # Layers whose bias starts at 1 under the paper's init (section 5): it
-# gives the ReLUs positive inputs early on.
+# gives the ReLUs positive inputs early on. Caffe's bvlc_alexnet starts the
+# same layers at 0.1 ("initialization to 1 gave flat loss") and halves the
+# weights' spread in fc6 and fc7.
 PAPER_BIAS_ONE = ("conv2", "conv4", "conv5", "fc6", "fc7")
 PAPER_WEIGHT_STD = 0.01
+CAFFE_BIAS = 0.1
+CAFFE_FC_STD = {"fc6": 0.005, "fc7": 0.005}
+# "he-conv": He's spread keeps the convolutions' signal at unit scale, and
+# Caffe's small dense layers keep fc8's step on the logits, lr * |h7|^2,
+# from blowing up (lesson 12).
+HE_CONV_DENSE_STD = {"fc6": 0.005, "fc7": 0.005, "fc8": 0.01}
+
+
+def initial_values(init: str, name: str) -> dict:
+    """Conv2D/Linear keyword arguments of layer ``name`` under ``init`` (see models.config.INITS)."""
+    if init == "paper":
+        return {"weight_std": PAPER_WEIGHT_STD, "bias": 1.0 if name in PAPER_BIAS_ONE else 0.0}
+    if init == "caffe":
+        return {"weight_std": CAFFE_FC_STD.get(name, PAPER_WEIGHT_STD),
+                "bias": CAFFE_BIAS if name in PAPER_BIAS_ONE else 0.0}
+    if init == "he-conv":
+        return {"weight_std": HE_CONV_DENSE_STD.get(name), "bias": 0.0}
+    return {"weight_std": None, "bias": 0.0}
 
 
 class AlexNet:
@@ -169,21 +189,16 @@ def _build_stages(config: AlexNetConfig, devices: list[Device], seed: int, dtype
     def rng():
         return np.random.default_rng([seed, next(counter)])
 
-    def init(name: str) -> dict:
-        if config.init == "paper":
-            return {"weight_std": PAPER_WEIGHT_STD, "bias": 1.0 if name in PAPER_BIAS_ONE else 0.0}
-        return {"weight_std": None, "bias": 0.0}
-
     def activation():
         # In place: its input is always the fresh output of a Conv2D or Linear that keeps no reference to it.
         return ReLU(inplace=True) if config.activation == "relu" else Tanh()
 
     def conv(name, cin, cout, geometry, groups=1):
         kernel, stride, pad = geometry
-        return Conv2D(cin, cout, kernel, stride, pad, groups, rng=rng(), dtype=dtype, **init(name))
+        return Conv2D(cin, cout, kernel, stride, pad, groups, rng=rng(), dtype=dtype, **initial_values(config.init, name))
 
     def linear(name, fin, fout):
-        return Linear(fin, fout, rng=rng(), dtype=dtype, **init(name))
+        return Linear(fin, fout, rng=rng(), dtype=dtype, **initial_values(config.init, name))
 
     def tower_name(name, t):
         return f"{name}.tower{t + 1}" if towers == 2 else name

@@ -71,4 +71,15 @@ def format_summary(model) -> str:
     notes = (f"Parameters: {total_params:,}. Multiply-adds per image (forward): {total_macs:,} "
              f"({total_macs / 1e6:.0f} million). Bytes crossing between towers per image: {total_bytes:,} "
              f"forward, the same again backward.")
-    return "\n".join([title, "", line(header), rule, *(line(r) for r in body), rule, line(footer), "", notes])
+    return "\n".join([title, "", line(header), rule, *(line(r) for r in body), rule, line(footer), "", notes,
+                      init_note(config.init)])
+
+
+def init_note(init: str) -> str:
+    """What the weights start from, and why the paper model's default is not the paper's own."""
+    from .config import INITS
+
+    why = (" The paper's own (--init paper) blows fc8's logits up within a few steps on real photos and then "
+           "stalls at chance; Caffe's fillers (--init caffe) do not blow up but learn nothing for 100 steps "
+           "(lesson 12)." if init == "he-conv" else "")
+    return f"Initialisation: {init}, {INITS[init]}.{why}"

@@ -8,6 +8,7 @@ import os
 import platform
 from pathlib import Path
 
+from ..files import finite_or_none
 from . import analysis
 
 
@@ -110,20 +111,11 @@ def write_report(report: dict, folder: str | Path) -> dict:
     folder.mkdir(parents=True, exist_ok=True)
     paths = {"markdown": folder / "table.md", "json": folder / "table.json", "plot": folder / "plot.png"}
     paths["markdown"].write_text(markdown(report))
-    paths["json"].write_text(json.dumps(_finite(report), indent=1, default=_json_default) + "\n")
+    paths["json"].write_text(json.dumps(finite_or_none(report), indent=1, default=_json_default) + "\n")
     plot_experiment(report, paths["plot"])
     return paths
 
 
-def _finite(value):
-    """NaN (a threshold not reached, a missing ratio) as null, so the file is strict JSON."""
-    if isinstance(value, float) and math.isnan(value):
-        return None
-    if isinstance(value, dict):
-        return {key: _finite(item) for key, item in value.items()}
-    if isinstance(value, (list, tuple)):
-        return [_finite(item) for item in value]
-    return value
 
 
 def _json_default(value):

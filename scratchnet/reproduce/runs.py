@@ -47,7 +47,8 @@ class RecordingTrainer(Trainer):
     """A Trainer that records the training error of every logging window (and may stop at a threshold)."""
 
     def __init__(self, settings: TrainSettings, *, stop_at_error: float | None = None, print_fn=print):
-        super().__init__(settings, print_fn=print_fn)
+        # The folder is this run's by its key: what is there is an unfinished or --fresh-replaced attempt.
+        super().__init__(settings, print_fn=print_fn, overwrite=True)
         self.windows: list[dict] = []
         self.stop_at_error = stop_at_error
         self._reached = False
@@ -138,7 +139,8 @@ def measure_extras(model, pipeline, extras, scale, batch_size: int) -> dict:
     if "train_eval" in extras:
         loader = pipeline.train_loader
         index = fixed_sample(len(loader.x), scale.train_eval_size, TRAIN_SAMPLE_SEED)
-        result = evaluate(model, loader.x[index], loader.y[index], pipeline.transforms, batch_size=eval_batch)
+        result = evaluate(model, loader.x[index], loader.y[index], pipeline.transforms, batch_size=eval_batch,
+                          progress="training error, clean")
         measured["train_eval"] = {"top1": result["top1"], "loss": result["loss"], "count": result["count"],
                                   "seconds": round(time.perf_counter() - started, 2)}
         started = time.perf_counter()
@@ -150,7 +152,8 @@ def measure_extras(model, pipeline, extras, scale, batch_size: int) -> dict:
                  "padded_ten_crop": SimpleNamespace(ten_crop=PaddedTenCrop(pipeline.transforms.eval))}
         measured["ten_crop"] = {}
         for name, transforms in tests.items():
-            result = evaluate(model, images, labels, transforms, batch_size=eval_batch, ten_crop=name != "centre")
+            result = evaluate(model, images, labels, transforms, batch_size=eval_batch, ten_crop=name != "centre",
+                              progress=f"test, {name.replace('_', ' ')}")
             measured["ten_crop"][name] = {"top1": result["top1"], "top5": result["top5"], "loss": result["loss"],
                                           "count": result["count"]}
         measured["ten_crop"]["seconds"] = round(time.perf_counter() - started, 2)
