@@ -5,7 +5,7 @@
     python benchmarks/chunks.py --model paper --batch 32 --repeats 7
 
 ``Conv2D`` builds the im2col columns of a chunk of images at a time in a
-workspace shared by its tower (``scratchnet/layers/workspace.py``), and again
+workspace shared by its tower (``scratchnet/fast/workspace.py``), and again
 in the backward pass. This times a training step and an inference pass with
 the columns capped at several sizes, the last one large enough for the whole
 batch (the layout before chunks: every layer's columns of the whole batch at
@@ -23,8 +23,8 @@ import sys
 
 from scratchnet.bench.contenders import ScratchNetContender, make_batch
 from scratchnet.bench.timing import settled_seconds, stats
+from scratchnet.fast import CHUNK_BYTES
 from scratchnet.layers import Conv2D
-from scratchnet.layers.workspace import CHUNK_BYTES
 from scratchnet.models import make_config
 
 MIB = 1 << 20

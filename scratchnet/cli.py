@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import argparse
 import importlib
+import os
 import sys
 
 from .backend import DeviceError
@@ -24,6 +25,7 @@ COMMAND_MODULES = [
     "scratchnet.data.cli",
     "scratchnet.commands.reproduce",
     "scratchnet.commands.bench",
+    "scratchnet.commands.lessons",
 ]
 
 
@@ -56,7 +58,21 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+def let_openmp_threads_sleep() -> None:
+    """Ask OpenMP's idle threads to sleep at once rather than spin (unless the user chose otherwise).
+
+    Numba's OpenMP threads otherwise spin for a while after each parallel
+    kernel, and a convolution calls a kernel and a multi-threaded GEMM in
+    turn, chunk after chunk: the spinning threads held the GEMM's threads off
+    the CPU and made a training step several times slower
+    (benchmarks/README.md). OpenMP reads the setting when Numba first starts
+    its threads, which comes after this, the command's first line.
+    """
+    os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
+
+
 def main(argv: list[str] | None = None) -> int:
+    let_openmp_threads_sleep()
     parser = build_parser()
     argv = sys.argv[1:] if argv is None else list(argv)
     args = parser.parse_args(argv)

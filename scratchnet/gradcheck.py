@@ -132,9 +132,41 @@ def away_from_kinks(rng: np.random.Generator, shape: tuple, spacing: float = 0.0
     return ((rng.permutation(size) - size / 2 + 0.25) * spacing).reshape(shape)
 
 
-def standard_cases():
-    """(name, build) pairs: build() -> (layer, x, kwargs for check_layer). One per layer family and edge."""
-    from .layers import LRN, Conv2D, Dropout, Flatten, Linear, MaxPool, ReLU, Tanh, Workspace
+def standard_cases(engines=("reference", "fast")):
+    """(name, build) pairs: build() -> (layer, x, kwargs for check_layer). One per layer family and edge, per engine.
+
+    The fast engine's cases (named "... [fast]") check its twin of each layer
+    (``scratchnet/fast``): Winograd's dx for the 3x3 stride-1 convolution on
+    the compiled path, and dW summed over chunks of one image.
+    """
+    from .fast import Workspace, fast_twin
+
+    cases = []
+    for engine in engines:
+        build_layer = fast_twin if engine == "fast" else (lambda layer: layer)
+        suffix = " [fast]" if engine == "fast" else ""
+        cases += [(name + suffix, _built_with(build, build_layer)) for name, build in _layer_cases()]
+    if "fast" in engines:
+        def one_image_per_chunk():
+            from .layers import Conv2D
+
+            conv = fast_twin(Conv2D(4, 6, 3, 2, 1, groups=2, rng=0))
+            conv.workspace = Workspace(chunk_bytes=1)  # what a large batch does: dW summed over chunks
+            return conv, np.random.default_rng(17).standard_normal((3, 4, 7, 7)), {}
+
+        cases.append(("Conv2D chunks of one image [fast]", one_image_per_chunk))
+    return cases
+
+
+def _built_with(build, build_layer):
+    def built():
+        layer, x, kwargs = build()
+        return build_layer(layer), x, kwargs
+    return built
+
+
+def _layer_cases():
+    from .layers import LRN, Conv2D, Dropout, Flatten, Linear, MaxPool, ReLU, Tanh
 
     def rng(seed):
         return np.random.default_rng(seed)
@@ -142,17 +174,11 @@ def standard_cases():
     def dropout_reseed(layer):
         layer.rng = np.random.default_rng(7)
 
-    def one_image_per_chunk(conv):
-        conv.workspace = Workspace(chunk_bytes=1)  # what a large batch does: dW summed over chunks
-        return conv
-
     return [
         ("Conv2D 3x3 s1 p1", lambda: (Conv2D(3, 4, 3, 1, 1, rng=0), rng(1).standard_normal((2, 3, 5, 5)), {})),
         ("Conv2D 5x5 s2 odd", lambda: (Conv2D(2, 3, 5, stride=2, pad=0, rng=0), rng(2).standard_normal((2, 2, 9, 7)), {})),
         ("Conv2D 3x3 groups=2", lambda: (Conv2D(4, 6, 3, 1, 1, groups=2, rng=0), rng(3).standard_normal((2, 4, 5, 6)), {})),
         ("Conv2D 11x11 s4 (conv1)", lambda: (Conv2D(3, 4, 11, stride=4, rng=0), rng(4).standard_normal((1, 3, 23, 23)), {})),
-        ("Conv2D chunks of one image", lambda: (one_image_per_chunk(Conv2D(4, 6, 3, 2, 1, groups=2, rng=0)),
-                                                rng(17).standard_normal((3, 4, 7, 7)), {})),
         ("Linear", lambda: (Linear(7, 5, rng=0), rng(5).standard_normal((3, 7)), {})),
         ("ReLU", lambda: (ReLU(), away_from_kinks(rng(6), (2, 3, 4, 4)), {})),
         ("Tanh", lambda: (Tanh(), rng(7).standard_normal((2, 3, 4)), {})),

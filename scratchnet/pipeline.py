@@ -2,7 +2,11 @@
 
 1. Load the dataset (``--dataset``/``--data``; with neither, CIFAR-10 from
    ``data/`` when it is there, else the 8x8 digits that ship with the
-   install, said loudly).
+   install, said loudly). An image folder or tarball too big to hold
+   decoded in memory (over a quarter of the machine's, or ``--data-mode
+   stream``) is read from a decoded-image cache on disk a batch at a time
+   (``data.streaming``), its batches made by ``--loader-workers`` processes;
+   the choice is said in one line.
 2. Fit the stored size: the model's input size for small models (the
    ``cifar`` and ``tiny`` configurations), 256 for the paper's 227 crops;
    grey images get three channels.
@@ -19,12 +23,18 @@
 
 from __future__ import annotations
 
+import os
 from dataclasses import dataclass
+from pathlib import Path
 
 import numpy as np
 
-from .data import BatchLoader, find_default_cifar10, load_dataset, load_digits
+from .data import BatchLoader, detect_format, find_default_cifar10, load_dataset, load_digits
+from .data.cache import cache_file_for
+from .data.load import IMAGEFOLDER_SIZE
+from .data.streaming import count_images, fitted_statistics, shard_folder_for, stream_image_folder
 from .data.transforms import EvalTransform, Preprocessing, TrainTransform, resize_images, to_rgb
+from .data.workers import default_worker_count
 
 AUGMENTATIONS = ("crop", "flip", "pca")
 # Epochs of a run without --epochs: a few minutes on two cores for the
@@ -33,6 +43,8 @@ DEFAULT_EPOCHS = {"digits": 12}
 DEFAULT_EPOCHS_OTHER = 30
 PAD_SMALL = 4
 STORED_SIZE_LARGE = 256
+DATA_MODES = ("auto", "memory", "stream")
+MEMORY_SHARE = 4  # auto: decoded image sets up to 1/4 of the machine's memory are held in memory
 
 
 def parse_augment(text: str) -> tuple[str, ...]:
@@ -110,11 +122,11 @@ class DataPipeline:
         return line if final else "=" * 100 + "\n" + line + "\n" + "=" * 100
 
 
-def resolve_dataset(settings, progress: bool = False):
+def resolve_dataset(settings, progress: bool = False, *, stored: int | None = None, print_fn=print):
     """(dataset, fallback?) for --dataset/--data: with neither, CIFAR-10 in data/, else the bundled digits.
 
     ``progress``: report an image set's first decode (a bar on a terminal, else a line every 10 s; later runs
-    read the cache).
+    read the cache). ``stored``: the model's stored image size, for an image tree streamed from disk.
     """
     options = {"skip_bad": settings.skip_bad, "progress": progress}
     if settings.data is None and settings.dataset == "auto":
@@ -122,7 +134,46 @@ def resolve_dataset(settings, progress: bool = False):
         if found is None:
             return load_digits(), True
         return load_dataset("cifar10", found, **options), False
+    if stored is not None and streams(settings, stored, print_fn):
+        workers = getattr(settings, "loader_workers", None)
+        return stream_image_folder(settings.data, stored, workers=os.cpu_count() if workers is None else workers,
+                                   **options), False
     return load_dataset(settings.dataset, settings.data, **options), False
+
+
+def streams(settings, stored: int, print_fn=print) -> bool:
+    """Whether --data is read from disk batch by batch (``--data-mode``; auto: by its decoded size), said in a line."""
+    mode = getattr(settings, "data_mode", "auto")
+    if mode not in DATA_MODES:
+        raise ValueError(f"--data-mode must be one of {', '.join(DATA_MODES)}, got {mode!r}")
+    if settings.data is not None and not Path(settings.data).exists():
+        return False                  # the loader says what is missing
+    tree = (settings.data is not None and settings.dataset in ("auto", "imagefolder", "cifar10")
+            and detect_format(settings.data).startswith("image-folder"))
+    if mode == "stream" and not tree:
+        raise ValueError(f"--data-mode stream reads image folders and their tarballs, and "
+                         f"{settings.data or 'the ' + settings.dataset + ' data set'} is not one: leave the flag out")
+    if mode == "memory" or not tree:
+        return False
+    source = Path(os.path.abspath(settings.data))
+    if mode == "stream" or (shard_folder_for(source, stored, settings.skip_bad) / "manifest.json").is_file():
+        print_fn(f"data: read from disk a batch at a time (--data-mode {mode})")
+        return True
+    size_key = IMAGEFOLDER_SIZE if settings.dataset == "imagefolder" else None
+    if cache_file_for(source, size_key, settings.skip_bad).is_file():
+        return False                  # decoded into memory before: the cache says so as it loads
+    count = count_images(source)
+    need, limit = count * stored * stored * 3, physical_memory() // MEMORY_SHARE
+    where = "read from disk a batch at a time" if need > limit else "held in memory"
+    print_fn(f"data: {count:,} images of {stored}x{stored} take {need / 1e9:,.1f} GB decoded: {where} (sets over "
+             f"{limit / 1e9:,.1f} GB, a quarter of this machine's memory, are read from disk; --data-mode "
+             f"memory or stream to choose)")
+    return need > limit
+
+
+def physical_memory() -> int:
+    """Bytes of memory in this machine."""
+    return os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES")
 
 
 def loading_notes(dataset) -> list[str]:
@@ -140,13 +191,17 @@ def loading_notes(dataset) -> list[str]:
 
 
 def build_pipeline(settings, config, print_fn=print, stats: Preprocessing | None = None,
-                   progress: bool = False) -> DataPipeline:
-    """Load, fit to the model, split, and fit the statistics (or take ``stats`` from a checkpoint)."""
+                   progress: bool = False, part: tuple[int, int] = (0, 1)) -> DataPipeline:
+    """Load, fit to the model, split, and fit the statistics (or take ``stats`` from a checkpoint).
+
+    ``part``: (rank, size) of a data-parallel run; the training loader makes only this worker's share of each
+    batch (``BatchLoader``).
+    """
     augment = parse_augment(settings.augment)
-    dataset, fallback = resolve_dataset(settings, progress)
+    stored = stored_size_for(config)
+    dataset, fallback = resolve_dataset(settings, progress, stored=stored, print_fn=print_fn)
     for note in loading_notes(dataset):
         print_fn(note)
-    stored = stored_size_for(config)
     if dataset.size_note:             # photos of varied sizes were brought to 256 while loading
         print_fn(dataset.size_note)
     train_x, test_x = to_rgb(dataset.train_x), to_rgb(dataset.test_x)
@@ -162,13 +217,17 @@ def build_pipeline(settings, config, print_fn=print, stats: Preprocessing | None
     train_idx = order[val_size:] if settings.limit_train is None else order[val_size:val_size + settings.limit_train]
     val_idx, train_idx = np.sort(order[:val_size]), np.sort(train_idx)
     train_images, train_labels = train_x[train_idx], dataset.train_y[train_idx]
-    transforms = Transforms.build(stats or Preprocessing.fit(train_images), config.input_size, augment)
+    transforms = Transforms.build(stats or fitted_statistics(train_images), config.input_size, augment)
+    workers = getattr(settings, "loader_workers", None)
+    workers = default_worker_count(part[1]) if workers is None else workers
     return DataPipeline(
         name=dataset.name, description=f"{dataset.name} from {dataset.source}: {len(train_idx):,} training, "
-                                        f"{val_size:,} validation, {len(test_x):,} test images",
+                                        f"{val_size:,} validation, {len(test_x):,} test images"
+                                        + (f"; batches made by {workers} loader processes"
+                                           if workers and not isinstance(train_x, np.ndarray) else ""),
         fallback=fallback, classes=list(dataset.classes), class_names=list(dataset.class_names),
         transforms=transforms,
         train_loader=BatchLoader(train_images, train_labels, settings.batch_size, transforms.train,
-                                 shuffle=True, seed=settings.seed),
+                                 shuffle=True, seed=settings.seed, workers=workers, part=part),
         val_images=train_x[val_idx], val_labels=dataset.train_y[val_idx], test_images=test_x,
         test_labels=dataset.test_y, default_epochs=DEFAULT_EPOCHS.get(dataset.name, DEFAULT_EPOCHS_OTHER))

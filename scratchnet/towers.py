@@ -16,10 +16,10 @@ the traffic that ``--device gpu:0,1`` will see.
 from __future__ import annotations
 
 import contextvars
+import math
 import os
 from concurrent.futures import ThreadPoolExecutor
 
-from . import kernels
 from .backend import Device, get_array_module
 
 _blas_controller = None
@@ -49,11 +49,13 @@ class TowerStage:
             raise ValueError(f"TowerStage: {len(towers)} towers but {len(devices)} devices")
         self.towers = towers
         self.devices = devices
-        # On the host the towers run in threads of their own, each with its
-        # share of BLAS's threads: NumPy releases the GIL inside BLAS and the
-        # Numba kernels, and two single-threaded GEMMs side by side beat one
-        # two-threaded GEMM after the other at these sizes (benchmarks/README.md).
-        self.concurrent = True
+        # With ``concurrent`` (the fast engine sets it, once, where the kernels
+        # allow it) the towers run on the host in threads of their own, each
+        # with its share of BLAS's threads: NumPy releases the GIL inside BLAS
+        # and the Numba kernels, and two single-threaded GEMMs side by side
+        # beat one two-threaded GEMM after the other at these sizes
+        # (benchmarks/README.md). Otherwise one after the other.
+        self.concurrent = False
         self._pool = None
 
     def runs_concurrently(self) -> bool:
@@ -63,11 +65,9 @@ class TowerStage:
     def _blas_threads_per_tower(self) -> int:
         """BLAS threads each tower gets when they run side by side; 0 when they run one after the other.
 
-        Side by side only on the host, with at least one BLAS thread per tower,
-        and once the kernels are known to be safe to call from two threads at once.
+        Side by side only when ``concurrent``, on the host, with at least one BLAS thread per tower.
         """
-        if not (self.concurrent and len(self.towers) > 1 and all(d.is_host for d in self.devices)
-                and kernels.threadsafe() is True):
+        if not (self.concurrent and len(self.towers) > 1 and all(d.is_host for d in self.devices)):
             return 0
         return _blas_threads() // len(self.towers)
 
@@ -169,12 +169,6 @@ class Exchange:
 
     def bytes_per_image(self, input_shapes: list[tuple], itemsize: int) -> int:
         """Bytes crossing between towers in one direction for one image."""
-        per_tower = [itemsize * _prod(shape[1:]) for shape in input_shapes]
+        per_tower = [itemsize * math.prod(shape[1:]) for shape in input_shapes]
         return sum(size for s, size in enumerate(per_tower) for t in range(len(self.targets)) if s != t)
 
-
-def _prod(values) -> int:
-    result = 1
-    for value in values:
-        result *= value
-    return result

@@ -89,9 +89,12 @@ class TrainSettings:
     log_every: int = 20
     ten_crop: bool = False              # final test with the paper's 10 crops as well
     concurrent_towers: bool = True      # on the host: the towers side by side in two threads (towers.py)
+    engine: str = "fast"                # "fast" | "reference" (scratchnet/fast): how fast, not what is computed
     workers: int = 1                    # data-parallel processes (mpiexec -n K), each with a replica of the model
     model_options: dict = field(default_factory=dict)
     skip_bad: bool = False              # leave undecodable images out of an image folder (listed) instead of stopping
+    data_mode: str = "auto"             # image folders: "memory", "stream" (from disk per batch), auto: by size
+    loader_workers: int | None = None   # processes making batches of streamed images (None: from the core count)
 
     def to_dict(self) -> dict:
         return dataclasses.asdict(self)
@@ -132,6 +135,8 @@ class TrainSettings:
                 ("--step-every", self.step_every, self.step_every >= 1, "at least 1"),
                 ("--limit-train", self.limit_train, self.limit_train is None or self.limit_train >= 1, "at least 1"),
                 ("--workers", self.workers, self.workers >= 1, "at least 1"),
+                ("--loader-workers", self.loader_workers, self.loader_workers is None or self.loader_workers >= 0,
+                 "at least 0"),
                 ("--conv-width", conv_width, finite(conv_width) and conv_width > 0, "a positive number"),
                 ("--dropout", dropout, finite(dropout) and 0 <= dropout < 1, "in [0, 1)")]
 
@@ -202,9 +207,9 @@ class Trainer:
         config = self._model_config(settings, checkpoint)
         self.devices = parse_devices(settings.device, config.towers)
         self.pipeline: DataPipeline = build_pipeline(settings, config, print_fn=self.print,
-                                                     progress=self.comm.is_root)
+                                                     progress=self.comm.is_root, part=(self.comm.rank, self.comm.size))
         config = make_config(config, num_classes=self.pipeline.num_classes)
-        self.model = alexnet(config, devices=self.devices, seed=settings.seed)
+        self.model = alexnet(config, devices=self.devices, seed=settings.seed, engine=settings.engine)
         self.model.concurrent_towers = settings.concurrent_towers
         self.optimizer = SGD(self.model.params(), lr=settings.lr, momentum=settings.momentum,
                              weight_decay=settings.weight_decay, decay_biases=settings.decay_biases)
@@ -248,7 +253,8 @@ class Trainer:
         merged = TrainSettings.from_dict({
             **saved, "epochs": settings.epochs if settings.epochs is not None else saved.get("epochs"),
             "device": settings.device, "log_every": settings.log_every,
-            "concurrent_towers": settings.concurrent_towers})
+            "concurrent_towers": settings.concurrent_towers, "engine": settings.engine,
+            "data_mode": settings.data_mode, "loader_workers": settings.loader_workers})
         merged.out = str(Path(resume) if Path(resume).is_dir() else Path(resume).parent)
         return merged
 
@@ -350,7 +356,8 @@ class Trainer:
         placement = f"{plural(towers, 'tower')}{', both' if towers == 2 and len(set(names)) == 1 else ''} {placement}"
         workers = (f" ({s.batch_size // self.comm.size} on each of {self.comm.size} workers, gradients "
                    f"all-reduced over {self.comm.name})" if self.comm.size > 1 else "")
-        return (f"model {self.model.config.name} ({self.model.num_params():,} parameters, {placement}); "
+        return (f"model {self.model.config.name} ({self.model.num_params():,} parameters, {placement}, "
+                f"{self.model.engine} engine); "
                 f"{plural(self.epochs, 'epoch')} of {plural(len(self.pipeline.train_loader), 'step')} at batch "
                 f"{s.batch_size}{workers}; writing to {self.out}")
 
@@ -382,10 +389,9 @@ class Trainer:
                              images_per_unit=loader.batch_size) if self.comm.is_root else NoProgress())
         try:
             for step, (images, labels) in enumerate(loader.epoch(epoch, start_batch=first_step), start=first_step):
-                # Every worker makes the same global batch and keeps its contiguous share [lo, hi).
-                batch = len(labels)
+                # The loader made only this worker's contiguous share [lo, hi) of the global batch (its ``part``).
+                batch = loader.batch_length(step)
                 lo, hi = self.comm.shard(batch)
-                images, labels = images[lo:hi], labels[lo:hi]
                 self.model.reseed_dropout(epoch * steps + step, sample_offset=lo)
                 labels_dev = self.devices[0].put(labels)
                 # Overflow on the way to a NaN loss is reported once, by _read_pending, not per operation.

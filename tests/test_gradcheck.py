@@ -1,6 +1,7 @@
 """Every backward pass against centred finite differences in float64.
 
-Three parts: the standard cases (the ones ``scratchnet gradcheck`` runs), more
+Three parts: the standard cases (the ones ``scratchnet gradcheck`` runs, for
+the reference layers and the fast engine's), more
 shapes and edges per layer, a whole stack checked end to end, and proof that
 the check itself can fail (deliberately wrong backward passes must be caught).
 """
@@ -15,6 +16,7 @@ import scratchnet.layers.conv as conv_module
 import scratchnet.layers.lrn as lrn_module
 import scratchnet.layers.pool as pool_module
 from scratchnet.cli import main
+from scratchnet.fast import FastConv2D, fast_twin
 from scratchnet.gradcheck import (
     TOLERANCE,
     away_from_kinks,
@@ -87,6 +89,15 @@ def test_standard_cases_cover_every_layer_family():
     names = " ".join(name for name, _ in STANDARD)
     for family in ("Conv2D", "Linear", "ReLU", "Tanh", "LRN", "MaxPool", "Dropout", "Flatten"):
         assert family in names
+
+
+def test_standard_cases_check_both_engines():
+    fast = [name for name, _ in STANDARD if name.endswith(" [fast]")]
+    reference = [name for name, _ in STANDARD if not name.endswith(" [fast]")]
+    assert {name + " [fast]" for name in reference} <= set(fast)
+    assert "Conv2D chunks of one image [fast]" in fast
+    layer, _, _ = dict(STANDARD)["Conv2D 3x3 s1 p1 [fast]"]()
+    assert isinstance(layer, FastConv2D) and type(dict(STANDARD)["Conv2D 3x3 s1 p1"]()[0]) is Conv2D
 
 
 @pytest.mark.parametrize("n, classes, scale", [(5, 10, 3.0), (1, 2, 1.0), (4, 7, 20.0)])
@@ -335,11 +346,13 @@ def test_wrong_col2im_overwriting_overlaps_fails(monkeypatch):
         for i in range(kernel):
             for j in range(kernel):
                 dx[:, :, i:i + stride * oh:stride, j:j + stride * ow:stride] = cols[:, i, j].transpose(1, 0, 2, 3)
+        if out is None:
+            return dx[:, :, pad:pad + h, pad:pad + w]
         out[...] = dx[:, :, pad:pad + h, pad:pad + w]
         return out
 
     monkeypatch.setattr(conv_module, "col2im", col2im)
-    # Stride 2: overlapping windows, and dx by col2im (a 3x3 stride-1 dx may take the Winograd path).
+    # Stride 2: overlapping windows (the reference Conv2D: dx by col2im whatever the geometry).
     results = check_layer(Conv2D(2, 3, 3, stride=2, pad=1, rng=0), normal(1, (1, 2, 7, 7)))
     assert calls.count >= 1
     assert failing(results) == {"x"}
@@ -357,6 +370,15 @@ def test_wrong_maxpool_routing_fails(monkeypatch):
     monkeypatch.setattr(pool_module, "maxpool_backward", maxpool_backward)
     results = check_layer(MaxPool(3, 2), kinkless(2, (2, 2, 7, 7)))
     assert calls.count >= 1
+    assert failing(results) == {"x"}
+
+
+def test_wrong_winograd_dx_fails(monkeypatch, numba_switch):
+    """The fast engine's Winograd dx with W' transposed but not rotated by 180 degrees: the check catches it."""
+    monkeypatch.setattr(FastConv2D, "_flipped_weights", lambda self: self.params["W"].transpose(1, 0, 2, 3))
+    conv = fast_twin(Conv2D(3, 4, 3, stride=1, pad=1, rng=0))
+    results = check_layer(conv, normal(1, (2, 3, 5, 5)))
+    assert "winograd_in" in conv.workspace._storage  # the Winograd path ran
     assert failing(results) == {"x"}
 
 

@@ -3,6 +3,7 @@ max-pool routing, loss stability, im2col/col2im, LRN closed forms, the backend."
 
 from __future__ import annotations
 
+import re
 import sys
 
 import numpy as np
@@ -11,6 +12,7 @@ import pytest
 import scratchnet.kernels as kernels
 from scratchnet import backend
 from scratchnet.backend import Device, DeviceError, parse_devices
+from scratchnet.fast import fast_twin
 from scratchnet.gradcheck import away_from_kinks
 from scratchnet.kernels import col2im, im2col
 from scratchnet.layers import (
@@ -64,6 +66,63 @@ def test_forward_backward_shapes_match_output_shape(name):
     assert dx.shape == in_shape
     for pname, value in layer.params.items():
         assert layer.grads[pname].shape == value.shape
+
+
+def built(name, engine):
+    layer = SHAPE_CASES[name][0]()
+    return fast_twin(layer) if engine == "fast" else layer
+
+
+def contract_error(layer) -> str:
+    return re.escape(f"{layer!r}: backward() needs a forward(train=True) first")
+
+
+@pytest.mark.parametrize("engine", ["reference", "fast"])
+@pytest.mark.parametrize("name", list(SHAPE_CASES))
+def test_backward_before_forward_raises_the_same_runtime_error(name, engine):
+    layer = built(name, engine)
+    with pytest.raises(RuntimeError, match=contract_error(layer)):
+        layer.backward(np.zeros(SHAPE_CASES[name][2], np.float32))
+
+
+def test_loss_backward_before_forward_raises_the_same_runtime_error():
+    loss = SoftmaxCrossEntropy()
+    with pytest.raises(RuntimeError, match=contract_error(loss)):
+        loss.backward()
+
+
+@pytest.mark.parametrize("engine", ["reference", "fast"])
+@pytest.mark.parametrize("name", list(SHAPE_CASES))
+def test_saved_state_is_set_up_in_init_and_serves_one_backward(name, engine):
+    """forward and backward add no attribute (the saved state exists from __init__), and a second backward
+    without a forward raises: each training forward serves one backward."""
+    layer = built(name, engine)
+    _, in_shape, out_shape = SHAPE_CASES[name]
+    attributes = set(vars(layer))
+    layer.forward(normal(0, in_shape, np.float32), train=True)
+    layer.backward(np.ones(out_shape, np.float32))
+    assert set(vars(layer)) == attributes
+    with pytest.raises(RuntimeError, match=contract_error(layer)):
+        layer.backward(np.ones(out_shape, np.float32))
+
+
+@pytest.mark.parametrize("engine", ["reference", "fast"])
+@pytest.mark.parametrize("name", [name for name in SHAPE_CASES if name != "dropout"])
+def test_a_test_time_forward_keeps_nothing_for_backward(name, engine):
+    layer = built(name, engine)
+    _, in_shape, out_shape = SHAPE_CASES[name]
+    layer.forward(normal(0, in_shape, np.float32), train=False)
+    assert all(value is None for key, value in vars(layer).items() if key.startswith("_"))
+    with pytest.raises(RuntimeError, match=contract_error(layer)):
+        layer.backward(np.ones(out_shape, np.float32))
+
+
+def test_tanh_keeps_nothing_at_test_time():
+    tanh = Tanh()
+    tanh.forward(normal(0, (3, 4)), train=False)
+    assert tanh._y is None
+    tanh.forward(normal(0, (3, 4)), train=True)
+    assert tanh._y is not None  # (the attribute the check above reads is the one training fills)
 
 
 def test_parameter_shapes_follow_the_contract():

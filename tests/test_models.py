@@ -96,9 +96,10 @@ def test_convert_state_round_trips():
         np.testing.assert_array_equal(back[name], state[name])
 
 
+@pytest.mark.parametrize("engine", ["reference", "fast"])
 @pytest.mark.parametrize("towers", [1, 2])
-def test_whole_tiny_model_gradient_check(towers):
-    model = alexnet("tiny", towers=towers, seed=3, dtype=np.float64)
+def test_whole_tiny_model_gradient_check(towers, engine):
+    model = alexnet("tiny", towers=towers, seed=3, dtype=np.float64, engine=engine)
     rng = np.random.default_rng(4)
     # Biases of 0 put a unit whose inputs dropout zeroed exactly on ReLU's kink.
     for name, value in model.params().items():
@@ -121,12 +122,15 @@ def test_whole_tiny_model_gradient_check(towers):
     assert worst.max_rel_error < 1e-6, worst
 
 
-def test_whole_model_check_catches_a_wrong_backward(monkeypatch):
+@pytest.mark.parametrize("engine", ["reference", "fast"])
+def test_whole_model_check_catches_a_wrong_backward(monkeypatch, engine):
+    from scratchnet.fast import FastLRN
     from scratchnet.layers import LRN
 
-    original = LRN.backward
-    monkeypatch.setattr(LRN, "backward", lambda self, dy: original(self, dy) * 1.01)
-    model = alexnet("tiny", towers=2, seed=3, dtype=np.float64, dropout=0.0)
+    lrn_class = FastLRN if engine == "fast" else LRN
+    original = lrn_class.backward
+    monkeypatch.setattr(lrn_class, "backward", lambda self, dy: original(self, dy) * 1.01)
+    model = alexnet("tiny", towers=2, seed=3, dtype=np.float64, dropout=0.0, engine=engine)
     x = np.random.default_rng(4).standard_normal((2, 3, 16, 16))
     loss = SoftmaxCrossEntropy()
 
@@ -215,8 +219,7 @@ def test_concurrent_towers_give_the_same_result():
     for concurrent in (False, True):
         model = alexnet("cifar", seed=2)
         model.concurrent_towers = concurrent
-        model.forward(x[:1], train=False)  # the first pass starts Numba's threads: then its layer is known
-        if kernels.threadsafe() is False:
+        if not kernels.threadsafe():
             pytest.skip("Numba runs on its workqueue threading layer, which forbids concurrent calls "
                         "(install tbb, or an OpenMP runtime, for the towers to run side by side)")
         with threadpool_limits(2, user_api="blas"):  # one BLAS thread per tower, whatever the machine
@@ -227,6 +230,17 @@ def test_concurrent_towers_give_the_same_result():
     np.testing.assert_allclose(concurrent_logits, serial_logits, rtol=1e-5, atol=1e-6)
     for name, grad in serial_grads.items():
         np.testing.assert_allclose(concurrent_grads[name], grad, rtol=1e-4, atol=1e-6 * np.abs(grad).max(), err_msg=name)
+
+
+def test_concurrency_is_decided_when_the_model_is_built():
+    """The fast engine runs the towers side by side from the first pass (when the kernels allow it); the
+    reference engine never does, even when asked."""
+    fast, reference = alexnet("tiny"), alexnet("tiny", engine="reference")
+    with threadpool_limits(2, user_api="blas"):
+        assert all(stage.runs_concurrently() == kernels.threadsafe() for stage in _tower_stages(fast))
+        reference.concurrent_towers = True
+        assert not reference.concurrent_towers
+        assert not any(stage.runs_concurrently() for stage in _tower_stages(reference))
 
 
 def test_towers_run_one_after_the_other_without_a_blas_thread_each():

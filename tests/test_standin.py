@@ -25,7 +25,8 @@ from cupy13_api import FUNCTIONS, NDARRAY_METHODS
 from scratchnet import backend
 from scratchnet.backend import Device, DeviceError, device_of, parse_devices, to_host
 from scratchnet.kernels import maxpool_forward
-from scratchnet.layers import Conv2D, Linear, ReLU, SoftmaxCrossEntropy, Workspace
+from scratchnet.fast import FastLinear, FastReLU, Workspace
+from scratchnet.layers import Conv2D, SoftmaxCrossEntropy
 from scratchnet.models import alexnet, summarize
 from scratchnet.step import train_step
 from scratchnet.optim import SGD
@@ -224,9 +225,9 @@ def test_training_step_on_standin_devices(spec, towers, labelled_exchanges):
 # (c) the tests catch a NumPy-only call, a missing transfer and a per-step host read
 
 
-def leak_asarray(monkeypatch):
-    original = ReLU.forward
-    monkeypatch.setattr(ReLU, "forward", lambda self, x, train=True: original(self, np.asarray(x), train))
+def leak_asarray(monkeypatch):  # in the fast engine's ReLU, the one the model runs
+    original = FastReLU.forward
+    monkeypatch.setattr(FastReLU, "forward", lambda self, x, train=True: original(self, np.asarray(x), train))
 
 
 def leak_ufunc(monkeypatch):
@@ -234,7 +235,7 @@ def leak_ufunc(monkeypatch):
         self._mask = x > 0
         return np.maximum(x, 0)
 
-    monkeypatch.setattr(ReLU, "forward", forward)
+    monkeypatch.setattr(FastReLU, "forward", forward)
 
 
 def leak_no_copy(monkeypatch):
@@ -257,14 +258,14 @@ def test_a_leak_fails_on_the_standin_but_not_on_the_host(monkeypatch, leak, erro
 
 
 def test_a_per_step_host_read_shows_in_the_traffic(monkeypatch):
-    original = Linear.forward
+    original = FastLinear.forward  # the fast engine's Linear, the one the model runs
 
     def checked_forward(self, x, train=True):
         if float(abs(x).max()) > 1e6:  # a host sync hidden in a layer
             raise FloatingPointError
         return original(self, x, train)
 
-    monkeypatch.setattr(Linear, "forward", checked_forward)
+    monkeypatch.setattr(FastLinear, "forward", checked_forward)
     x, labels = batch()
     model = tiny(2, gpus("gpu:0,1", 2))
     _, host, _ = measured_step(model, x, labels)

@@ -1,11 +1,12 @@
-"""Winograd's F(2x2, 3x3) forward: its compiled transforms equal the reference, and Conv2D equals im2col."""
+"""Winograd's F(2x2, 3x3): its compiled transforms equal the reference, and the fast engine's Conv2D by
+Winograd equals its Conv2D by im2col."""
 
 from __future__ import annotations
 
 import numpy as np
 import pytest
 
-import scratchnet.kernels as kernels
+from scratchnet.fast import fast_twin
 from scratchnet.kernels import winograd, winograd_numba
 from scratchnet.layers import Conv2D
 
@@ -39,36 +40,41 @@ CONVS = [((3, 4, 1, 1), (2, 3, 7, 6)), ((4, 6, 1, 2), (3, 4, 13, 13)), ((2, 3, 0
 
 @pytest.mark.parametrize("geometry, shape", CONVS)
 @pytest.mark.parametrize("dtype", [np.float64, np.float32])
-def test_conv2d_by_winograd_equals_im2col(geometry, shape, dtype, monkeypatch):
-    """Forward y and backward dx by Winograd, against im2col's y and col2im's dx (dW is im2col's in both)."""
-    monkeypatch.setenv("SCRATCHNET_NUMBA", "1")
+def test_conv2d_by_winograd_equals_im2col(geometry, shape, dtype, numba_switch):
+    """Forward y and backward dx by Winograd, against im2col's y and col2im's dx (dW is im2col's in both);
+    the transforms compiled or as their NumPy reference."""
     in_ch, out_ch, pad, groups = geometry
     x = normal(4, shape, dtype)
 
-    def run():
-        conv = Conv2D(in_ch, out_ch, 3, 1, pad, groups, bias=0.2, rng=3, dtype=dtype)
+    def run(winograd: bool):
+        conv = fast_twin(Conv2D(in_ch, out_ch, 3, 1, pad, groups, bias=0.2, rng=3, dtype=dtype))
+        conv.winograd = winograd
         y = conv.forward(x)
         dx = conv.backward(normal(5, y.shape, dtype))
         return conv, (y, dx, conv.grads["W"], conv.grads["b"])
 
-    conv, by_winograd = run()
+    conv, by_winograd = run(winograd=True)
     assert "winograd_in" in conv.workspace._storage  # the Winograd path ran
-    compiled = kernels.compiled
-    monkeypatch.setattr(kernels, "compiled", lambda name, array: name != "winograd_input" and compiled(name, array))
-    conv, by_im2col = run()
+    conv, by_im2col = run(winograd=False)
     assert "winograd_in" not in conv.workspace._storage
     tolerance = 1e-12 if dtype == np.float64 else 2e-5
     for name, a, b in zip(("y", "dx", "dW", "db"), by_winograd, by_im2col):
         np.testing.assert_allclose(a, b, rtol=tolerance, atol=tolerance, err_msg=name)
 
 
-def test_winograd_only_for_3x3_stride_1_on_the_compiled_path(monkeypatch):
+def test_winograd_only_for_3x3_stride_1(numba_switch):
     x = normal(5, (1, 2, 7, 7), np.float32)
-    for conv, env in [(Conv2D(2, 2, 3, stride=2, pad=1, rng=0), "1"), (Conv2D(2, 2, 5, pad=2, rng=0), "1"),
-                      (Conv2D(2, 2, 3, pad=1, rng=0), "0")]:
-        monkeypatch.setenv("SCRATCHNET_NUMBA", env)
+    for conv in [Conv2D(2, 2, 3, stride=2, pad=1, rng=0), Conv2D(2, 2, 5, pad=2, rng=0)]:
+        conv = fast_twin(conv)
         conv.forward(x)
         assert "winograd_in" not in conv.workspace._storage, conv
+
+
+def test_the_algorithm_does_not_depend_on_numba(numba_switch):
+    """SCRATCHNET_NUMBA changes how the transforms' loops run, never whether Winograd runs."""
+    conv = fast_twin(Conv2D(2, 2, 3, pad=1, rng=0))
+    conv.forward(normal(5, (1, 2, 7, 7), np.float32))
+    assert "winograd_in" in conv.workspace._storage
 
 
 @pytest.mark.parametrize("shape, pad", SHAPES)

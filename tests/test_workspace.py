@@ -1,4 +1,5 @@
-"""Memory that is reused rather than allocated: Conv2D's chunks and their workspace, the kernels' out=, reused dx."""
+"""The fast engine's memory, reused rather than allocated: its Conv2D's chunks and their workspace, the
+kernels' out=, dx kept across steps, ReLU in place."""
 
 from __future__ import annotations
 
@@ -6,7 +7,8 @@ import numpy as np
 import pytest
 
 from scratchnet.kernels import col2im, im2col, lrn_backward, lrn_forward, maxpool_backward, maxpool_forward
-from scratchnet.layers import Conv2D, ReLU, Workspace
+from scratchnet.fast import FastConv2D, FastLayer, Workspace, fast_twin
+from scratchnet.layers import Conv2D, ReLU
 from scratchnet.models import alexnet
 
 
@@ -32,7 +34,7 @@ def run(conv, x, dy):
 @pytest.mark.parametrize("geometry, shape", CONVS)
 @pytest.mark.parametrize("dtype", [np.float64, np.float32])
 def test_chunks_of_one_image_equal_one_chunk(geometry, shape, dtype, numba_switch):
-    conv = Conv2D(*geometry, bias=0.3, rng=0, dtype=dtype)
+    conv = fast_twin(Conv2D(*geometry, bias=0.3, rng=0, dtype=dtype))
     x = normal(1, shape, dtype)
     dy = normal(2, conv.output_shape(shape), dtype)
     conv.workspace = Workspace(chunk_bytes=1 << 30)
@@ -68,7 +70,7 @@ def test_workspace_reuses_its_memory_and_grows_when_asked_for_more():
 
 def test_conv_scratch_is_one_chunk_not_the_batch():
     cols_bytes, out_bytes = 3 * 25 * 16 * 16 * 4, 8 * 16 * 16 * 4  # one image's columns and outputs
-    conv = Conv2D(3, 8, 5, pad=2, rng=0)  # 5x5: im2col in both passes (3x3 stride 1 is Winograd's forward)
+    conv = fast_twin(Conv2D(3, 8, 5, pad=2, rng=0))  # 5x5: im2col in both passes (3x3 stride 1 is Winograd's)
     conv.workspace = Workspace(chunk_bytes=cols_bytes)
     x = normal(0, (6, 3, 16, 16), np.float32)
     conv.forward(x)
@@ -78,8 +80,10 @@ def test_conv_scratch_is_one_chunk_not_the_batch():
     assert conv.workspace.nbytes == 2 * cols_bytes + 2 * out_bytes + conv.params["W"].nbytes
 
 
-def test_backward_needs_a_training_forward():
+@pytest.mark.parametrize("engine", ["reference", "fast"])
+def test_backward_needs_a_training_forward(engine):
     conv = Conv2D(2, 3, 3, rng=0, dtype=np.float64)
+    conv = fast_twin(conv) if engine == "fast" else conv
     with pytest.raises(RuntimeError, match="forward"):
         conv.backward(np.zeros((1, 3, 2, 2)))
     conv.forward(normal(0, (1, 2, 4, 4)), train=False)
@@ -123,40 +127,40 @@ def test_each_tower_shares_one_workspace_and_towers_do_not_share():
     model = alexnet("tiny", towers=2)
     workspaces = {}
     for name, layer in model.layers():
-        if isinstance(layer, Conv2D):
+        if isinstance(layer, FastConv2D):
             workspaces.setdefault(name.rsplit(".", 1)[1], set()).add(id(layer.workspace))
     assert sorted(workspaces) == ["tower1", "tower2"]
     assert all(len(ids) == 1 for ids in workspaces.values())
     assert workspaces["tower1"] != workspaces["tower2"]
 
 
-def test_reused_dx_buffers_give_the_same_gradients_and_are_reused():
+def test_fast_engine_keeps_each_dx_across_steps_and_the_reference_does_not():
     x = normal(3, (4, 3, 16, 16), np.float32)
     dlogits = normal(4, (4, 5), np.float32)
-    reusing, fresh = alexnet("tiny", seed=1), alexnet("tiny", seed=1)
-    for _, layer in fresh.layers():
-        layer.reuse_dx = False
-    assert all(layer.reuse_dx for _, layer in reusing.layers())
-    buffers = None
+    fast, reference = alexnet("tiny", seed=1), alexnet("tiny", seed=1, engine="reference")
+    assert not any(isinstance(layer, FastLayer) for _, layer in reference.layers())
+    kept = None
     for step in range(2):
-        for model in (reusing, fresh):
+        for model in (fast, reference):
             model.reseed_dropout(step)
             model.forward(x)
             model.backward(dlogits)
-        for (name, a), b in zip(reusing.grads().items(), fresh.grads().values()):
-            np.testing.assert_array_equal(a, b, err_msg=f"{name}, step {step}")
-        now = {name: layer._buffers["dx"] for name, layer in reusing.layers() if "dx" in layer._buffers}
+        for (name, a), b in zip(fast.grads().items(), reference.grads().values()):
+            np.testing.assert_allclose(a, b, rtol=1e-5, atol=1e-6 * np.abs(b).max(), err_msg=f"{name}, step {step}")
+        now = {name: layer.dx_workspace._storage["dx"] for name, layer in fast.layers()
+               if isinstance(layer, FastLayer) and "dx" in layer.dx_workspace._storage}
         assert {name.split(".")[0] for name in now} >= {"act1", "lrn1", "pool1", "conv2"}
-        if buffers is not None:
-            assert all(now[name] is buffers[name] for name in now)
-        buffers = now
-    assert not any("dx" in layer._buffers for _, layer in fresh.layers())
+        assert "conv1.tower1" not in now  # the first layer computes no dx
+        if kept is not None:
+            assert all(now[name] is kept[name] for name in now)
+        kept = now
 
 
 def test_inplace_relu_overwrites_its_input_and_agrees():
     x = normal(5, (2, 3, 4, 4))
     dy = normal(6, x.shape)
-    plain, inplace = ReLU(), ReLU(inplace=True)
+    plain, inplace = ReLU(), fast_twin(ReLU())
+    inplace.inplace = True
     y = plain.forward(x)
     dx = plain.backward(dy)
     x_copy = x.copy()
@@ -165,6 +169,13 @@ def test_inplace_relu_overwrites_its_input_and_agrees():
     np.testing.assert_array_equal(y_inplace, y)
     np.testing.assert_array_equal(inplace.backward(dy), dx)
     assert repr(inplace) == "ReLU(inplace=True)"
+
+
+def test_the_fast_engine_puts_relu_in_place_only_after_a_conv_or_linear():
+    model = alexnet("tiny")
+    relus = {name: layer.inplace for name, layer in model.layers() if isinstance(layer, ReLU)}
+    assert relus and all(relus.values())
+    assert not fast_twin(ReLU()).inplace  # a ReLU on its own keeps its input
 
 
 def test_relu_keeps_no_mask_for_inference():

@@ -25,7 +25,7 @@ framework is never imported):
 
 Where clear_refs cannot be written, step 3 falls back to the process's
 ``ru_maxrss`` and says so in ``method``. Run as
-``python -m scratchnet.bench.memory FRAMEWORK MODEL BATCH [--threads N] [--towers T]``;
+``python -m scratchnet.bench.memory FRAMEWORK MODEL BATCH [--threads N] [--towers T] [--engine E]``;
 it prints one JSON line.
 """
 
@@ -74,7 +74,8 @@ def _reset_hwm() -> bool:
         return False
 
 
-def measure_in_this_process(framework: str, model: str, batch: int, threads: int, towers: int | None = None) -> dict:
+def measure_in_this_process(framework: str, model: str, batch: int, threads: int, towers: int | None = None,
+                            engine: str = "fast") -> dict:
     """The child's work (see the module docstring). Imports only ``framework``."""
     from .runner import same_threads
 
@@ -91,7 +92,7 @@ def measure_in_this_process(framework: str, model: str, batch: int, threads: int
         # model, so that its runtime counts in the setup as PyTorch's libraries do.
         tiny = make_config("tiny")
         ScratchNetContender(tiny, *make_batch(tiny, 2)).train_step()
-        contender = ScratchNetContender(config, x, labels)
+        contender = ScratchNetContender(config, x, labels, engine=engine)
     elif framework == "torch":
         contender = TorchContender(config, x, labels, threads)
     else:
@@ -117,11 +118,12 @@ def measure_in_this_process(framework: str, model: str, batch: int, threads: int
 
 
 def measure(framework: str, model: str, batch: int, threads: int, towers: int | None = None,
-            timeout: float = 900) -> dict:
+            timeout: float = 900, engine: str = "fast") -> dict:
     """Run ``measure_in_this_process`` in a fresh Python process; its dict, or {"error": ...}."""
     command = [sys.executable, "-m", "scratchnet.bench.memory", framework, model, str(batch), "--threads", str(threads)]
     if towers is not None:
         command += ["--towers", str(towers)]
+    command += ["--engine", engine]
     try:
         done = subprocess.run(command, capture_output=True, text=True, timeout=timeout, env=os.environ.copy())
     except subprocess.TimeoutExpired:
@@ -141,8 +143,9 @@ def main(argv=None) -> int:
     parser.add_argument("batch", type=int)
     parser.add_argument("--threads", type=int, default=os.cpu_count())
     parser.add_argument("--towers", type=int, choices=(1, 2), default=None)
+    parser.add_argument("--engine", choices=("fast", "reference"), default="fast")
     args = parser.parse_args(argv)
-    result = measure_in_this_process(args.framework, args.model, args.batch, args.threads, args.towers)
+    result = measure_in_this_process(args.framework, args.model, args.batch, args.threads, args.towers, args.engine)
     print(MARKER + json.dumps(result), flush=True)
     return 0
 

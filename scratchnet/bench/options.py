@@ -36,6 +36,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--threads", type=int, default=argparse.SUPPRESS,
                         help="set NumPy's BLAS (through threadpoolctl), PyTorch and Numba to this many threads "
                              "(unset: PyTorch gets the count NumPy's BLAS uses, Numba its default)")
+    parser.add_argument("--engine", choices=("fast", "reference"), default="fast",
+                        help="ScratchNet's engine (scratchnet/fast): the fast one, or the reference layers")
     parser.add_argument("--seed", type=int, default=0, help="weights and batch")
     parser.add_argument("--json", metavar="PATH", default=None, help="also write the full result as JSON here")
     parser.add_argument("--quick", action="store_true",
@@ -69,7 +71,8 @@ def run_from_args(args, print_fn=print) -> int:
         plan_from_args(args), repeats=_setting(args, "repeats"), warmup=_setting(args, "warmup"),
         layer_repeats=_setting(args, "layer_repeats"), vs_torch=vs, inference=args.inference,
         measure_memory=_setting(args, "memory"), gemm_sizes=gemm.QUICK_SIZES if args.quick else gemm.SIZES,
-        towers=getattr(args, "towers", None), seed=args.seed, threads=getattr(args, "threads", None))
+        towers=getattr(args, "towers", None), seed=args.seed, threads=getattr(args, "threads", None),
+        engine=args.engine)
     print_fn(format_report(result))
     if args.json:
         path = write_json(result, args.json)

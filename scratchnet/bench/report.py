@@ -55,7 +55,8 @@ def _throughput_rows(run: dict) -> list[list[str]]:
 def format_run(run: dict, result: dict) -> list[str]:
     with_torch = run["train"]["torch"] is not None
     settings = result["settings"]
-    lines = [f"== {run['model']}, batch {run['batch']}, {run['towers']} tower(s), input "
+    lines = [f"== {run['model']}, batch {run['batch']}, {run['towers']} tower(s), "
+             f"ScratchNet's {run.get('engine', 'fast')} engine, input "
              f"{'x'.join(map(str, run['input']))}: {run['train_flops_per_image'] / 1e9:.2f} GFLOP per image per "
              f"training step, {run['infer_flops_per_image'] / 1e9:.2f} per inference; "
              f"{settings['repeats']} repetition(s), load average {run['load_average']['start']} -> "
@@ -68,54 +69,66 @@ def format_run(run: dict, result: dict) -> list[str]:
     if run.get("check"):
         lines.append(f"(same weights: logits agree to {run['check']['max_abs_logit_diff']:.1e}, "
                      f"relative {run['check']['relative']:.1e})")
-    layers = run.get("layers")
-    if layers:
-        lines += ["", f"per layer, training step (forward + backward), ms, median of {layers['repeats']} profiled "
-                      f"step(s), ScratchNet's towers one after the other; ScratchNet step "
-                      f"{_num(layers['step_ms']['scratchnet'])} ms"
-                      + (f", PyTorch step {_num(layers['step_ms']['torch'])} ms" if with_torch else "")]
-        header = ["layer", "SN fwd", "SN bwd", "SN total", "SN share"]
+    lines += _layer_lines(run.get("layers"), with_torch)
+    lines += _memory_lines(run.get("memory"))
+    return lines
+
+
+def _layer_lines(layers: dict | None, with_torch: bool) -> list[str]:
+    """The per-layer table of a run, or nothing when it was not profiled."""
+    if not layers:
+        return []
+    lines = ["", f"per layer, training step (forward + backward), ms, median of {layers['repeats']} profiled "
+                 f"step(s), ScratchNet's towers one after the other; ScratchNet step "
+                 f"{_num(layers['step_ms']['scratchnet'])} ms"
+                 + (f", PyTorch step {_num(layers['step_ms']['torch'])} ms" if with_torch else "")]
+    header = ["layer", "SN fwd", "SN bwd", "SN total", "SN share"]
+    if with_torch:
+        header += ["PT fwd", "PT bwd", "PT total", "SN - PT", "SN / PT"]
+    step = layers["step_ms"]["scratchnet"] or 1.0
+    rows = []
+    for row in layers["rows"]:
+        ours, theirs = row["scratchnet"], row["torch"]
+        cells = [row["layer"]]
+        if ours is None:
+            cells += ["", "", "-", ""]
+        else:
+            cells += [_num(ours["forward_ms"]) if ours["forward_ms"] else "",
+                      _num(ours["backward_ms"]) if ours["backward_ms"] else "",
+                      _num(ours["total_ms"]), f"{ours['total_ms'] / step:.0%}"]
         if with_torch:
-            header += ["PT fwd", "PT bwd", "PT total", "SN - PT", "SN / PT"]
-        step = layers["step_ms"]["scratchnet"] or 1.0
-        rows = []
-        for row in layers["rows"]:
-            ours, theirs = row["scratchnet"], row["torch"]
-            cells = [row["layer"]]
-            if ours is None:
-                cells += ["", "", "-", ""]
+            if theirs is None:
+                cells += ["", "", "-"]
             else:
-                cells += [_num(ours["forward_ms"]) if ours["forward_ms"] else "",
-                          _num(ours["backward_ms"]) if ours["backward_ms"] else "",
-                          _num(ours["total_ms"]), f"{ours['total_ms'] / step:.0%}"]
-            if with_torch:
-                if theirs is None:
-                    cells += ["", "", "-"]
-                else:
-                    cells += [_num(theirs["forward_ms"]) if theirs["forward_ms"] else "",
-                              _num(theirs["backward_ms"]) if theirs["backward_ms"] else "",
-                              _num(theirs["total_ms"])]
-                cells += [_num(row["gap_ms"]), f"{row['ratio']:.1f}x" if row["ratio"] else "-"]
-            rows.append(cells)
-        lines += _table(header, rows)
-        if with_torch:
-            worst = sorted((r for r in layers["rows"] if r["gap_ms"] is not None), key=lambda r: -r["gap_ms"])[:3]
-            lines.append("largest gaps: " + ", ".join(f"{r['layer']} (+{_num(r['gap_ms'])} ms)" for r in worst))
-    mem = run.get("memory")
-    if mem:
-        lines += ["", "memory, MB of resident set (a fresh process per framework; setup = libraries, model, "
-                      "optimiser, batch; step 2 = a steady step after one warm-up step)"]
-        header = ["framework", "after setup", "process peak", "peak - setup", "before step 2", "step 2 peak",
-                  "step 2 extra"]
-        rows = []
-        for name, m in mem.items():
-            if "error" in m:
-                rows.append([LABELS[name], m["error"], "", "", "", "", ""])
-                continue
-            rows.append([LABELS[name], _num(m["setup_rss_mb"], 0), _num(m["process_peak_mb"], 0),
-                         _num(m["peak_over_setup_mb"], 0), _num(m["before_step_rss_mb"], 0),
-                         _num(m["step_peak_rss_mb"], 0), _num(m["step_extra_mb"], 0)])
-        lines += _table(header, rows)
+                cells += [_num(theirs["forward_ms"]) if theirs["forward_ms"] else "",
+                          _num(theirs["backward_ms"]) if theirs["backward_ms"] else "",
+                          _num(theirs["total_ms"])]
+            cells += [_num(row["gap_ms"]), f"{row['ratio']:.1f}x" if row["ratio"] else "-"]
+        rows.append(cells)
+    lines += _table(header, rows)
+    if with_torch:
+        worst = sorted((r for r in layers["rows"] if r["gap_ms"] is not None), key=lambda r: -r["gap_ms"])[:3]
+        lines.append("largest gaps: " + ", ".join(f"{r['layer']} (+{_num(r['gap_ms'])} ms)" for r in worst))
+    return lines
+
+
+def _memory_lines(mem: dict | None) -> list[str]:
+    """The memory table of a run, or nothing when memory was not measured."""
+    if not mem:
+        return []
+    lines = ["", "memory, MB of resident set (a fresh process per framework; setup = libraries, model, "
+                 "optimiser, batch; step 2 = a steady step after one warm-up step)"]
+    header = ["framework", "after setup", "process peak", "peak - setup", "before step 2", "step 2 peak",
+              "step 2 extra"]
+    rows = []
+    for name, m in mem.items():
+        if "error" in m:
+            rows.append([LABELS[name], m["error"], "", "", "", "", ""])
+            continue
+        rows.append([LABELS[name], _num(m["setup_rss_mb"], 0), _num(m["process_peak_mb"], 0),
+                     _num(m["peak_over_setup_mb"], 0), _num(m["before_step_rss_mb"], 0),
+                     _num(m["step_peak_rss_mb"], 0), _num(m["step_extra_mb"], 0)])
+    lines += _table(header, rows)
     return lines
 
 

@@ -210,11 +210,11 @@ def _layer_table(profiles: dict) -> dict:
 
 def run_one(model_name: str, batch: int, *, repeats: int, warmup: int, layer_repeats: int, use_torch: bool,
             threads: int, peak_gflops: float, inference: bool, measure_memory: bool, towers: int | None,
-            seed: int, settle: float, say) -> dict:
+            seed: int, settle: float, say, engine: str = "fast") -> dict:
     from ..models import alexnet
 
     options = {} if towers is None else {"towers": towers}
-    sn_model = alexnet(model_name, seed=seed, **options)
+    sn_model = alexnet(model_name, seed=seed, engine=engine, **options)
     config = sn_model.config
     x, labels = make_batch(config, batch, seed)
     contenders = {"scratchnet": ScratchNetContender(config, x, labels, seed=seed, model=sn_model)}
@@ -226,31 +226,13 @@ def run_one(model_name: str, batch: int, *, repeats: int, warmup: int, layer_rep
     say(f"{model_name} batch {batch}: warming up ({warmup} training step(s) each)")
 
     # Inference first, on the freshly copied weights: the two models must agree.
-    logits = {name: np.asarray(c.infer_step(), dtype=np.float64) for name, c in contenders.items()}
-    check = None
-    if use_torch:
-        scale = float(np.abs(logits["torch"]).max()) or 1.0
-        check = {"max_abs_logit_diff": float(np.abs(logits["scratchnet"] - logits["torch"]).max()),
-                 "max_abs_logit": scale}
-        check["relative"] = check["max_abs_logit_diff"] / scale
+    check = _same_logits({name: np.asarray(c.infer_step(), dtype=np.float64) for name, c in contenders.items()})
     for _ in range(warmup):
         for name in names:
             contenders[name].train_step()
 
-    train = {name: [] for name in names}
-    infer = {name: [] for name in names}
-    for rep in range(repeats):
-        order = abba(rep, *names) if len(names) == 2 else names
-        for name in order:
-            train[name].append(settled_seconds(contenders[name].train_step, settle))
-        if inference:
-            for name in order:
-                infer[name].append(settled_seconds(contenders[name].infer_step, settle))
-        say(f"{model_name} batch {batch}: repetition {rep + 1}/{repeats}: training step "
-            + ", ".join(f"{contenders[n].label} {train[n][-1]:.3f} s" for n in names)
-            + ("; inference " + ", ".join(f"{contenders[n].label} {infer[n][-1]:.3f} s" for n in names)
-               if inference else ""))
-
+    what = f"{model_name} batch {batch}"
+    train, infer = _timed_repetitions(contenders, repeats, inference, settle, say, what)
     layers = None
     if layer_repeats > 0:
         profiles = {name: [] for name in names}
@@ -260,7 +242,7 @@ def run_one(model_name: str, batch: int, *, repeats: int, warmup: int, layer_rep
                 time.sleep(settle)
                 profiles[name].append(contenders[name].profile_step())
         layers = _layer_table(profiles)
-        say(f"{model_name} batch {batch}: per-layer profile done ({layer_repeats} step(s) each)")
+        say(f"{what}: per-layer profile done ({layer_repeats} step(s) each)")
 
     losses = {name: c.loss_value() for name, c in contenders.items()}
     del contenders, sn_model, x  # free before the memory children run
@@ -272,10 +254,10 @@ def run_one(model_name: str, batch: int, *, repeats: int, warmup: int, layer_rep
         mem = {}
         for name in names:
             say(f"{model_name} batch {batch}: peak memory of {name} in a fresh process")
-            mem[name] = memory.measure(name, model_name, batch, threads, towers)
+            mem[name] = memory.measure(name, model_name, batch, threads, towers, engine=engine)
 
     result = {
-        "model": model_name, "batch": batch, "towers": config.towers,
+        "model": model_name, "batch": batch, "towers": config.towers, "engine": engine,
         "input": [config.in_channels, config.input_size, config.input_size],
         **counts,
         "train": _compare(train, batch, counts["train_flops_per_image"], peak_gflops),
@@ -286,10 +268,38 @@ def run_one(model_name: str, batch: int, *, repeats: int, warmup: int, layer_rep
     return result
 
 
+def _same_logits(logits: dict) -> dict | None:
+    """How closely ScratchNet's logits agree with PyTorch's on the same weights (None without PyTorch)."""
+    if "torch" not in logits:
+        return None
+    scale = float(np.abs(logits["torch"]).max()) or 1.0
+    difference = float(np.abs(logits["scratchnet"] - logits["torch"]).max())
+    return {"max_abs_logit_diff": difference, "max_abs_logit": scale, "relative": difference / scale}
+
+
+def _timed_repetitions(contenders: dict, repeats: int, inference: bool, settle: float, say, what: str):
+    """Seconds of each contender's training steps (and inference passes), in ABBA order: (train, infer)."""
+    names = list(contenders)
+    train = {name: [] for name in names}
+    infer = {name: [] for name in names}
+    for rep in range(repeats):
+        order = abba(rep, *names) if len(names) == 2 else names
+        for name in order:
+            train[name].append(settled_seconds(contenders[name].train_step, settle))
+        if inference:
+            for name in order:
+                infer[name].append(settled_seconds(contenders[name].infer_step, settle))
+        say(f"{what}: repetition {rep + 1}/{repeats}: training step "
+            + ", ".join(f"{contenders[n].label} {train[n][-1]:.3f} s" for n in names)
+            + ("; inference " + ", ".join(f"{contenders[n].label} {infer[n][-1]:.3f} s" for n in names)
+               if inference else ""))
+    return train, infer
+
+
 def run_benchmark(plan=DEFAULT_PLAN, *, repeats: int = 5, warmup: int = 2, layer_repeats: int = 3,
                   vs_torch: bool | None = None, inference: bool = True, measure_memory: bool = True,
                   gemm_sizes=gemm.SIZES, towers: int | None = None, seed: int = 0, settle: float = SETTLE_S,
-                  threads: int | None = None, say=None) -> dict:
+                  threads: int | None = None, say=None, engine: str = "fast") -> dict:
     """Race ScratchNet against PyTorch on every (model, batch) of ``plan``; the JSON-ready result.
 
     ``vs_torch``: True requires torch (ValueError without it), False leaves it
@@ -313,7 +323,8 @@ def run_benchmark(plan=DEFAULT_PLAN, *, repeats: int = 5, warmup: int = 2, layer
     with same_threads(threads, use_torch) as thread_info:
         return _race(plan, repeats=repeats, warmup=warmup, layer_repeats=layer_repeats, use_torch=use_torch,
                      torch_ver=torch_ver, thread_info=thread_info, inference=inference, measure_memory=measure_memory,
-                     gemm_sizes=gemm_sizes, towers=towers, seed=seed, settle=settle, notes=notes, say=say)
+                     gemm_sizes=gemm_sizes, towers=towers, seed=seed, settle=settle, notes=notes, say=say,
+                     engine=engine)
 
 
 @contextmanager
@@ -354,7 +365,7 @@ def same_threads(threads: int | None, use_torch: bool):
 
 
 def _race(plan, *, repeats, warmup, layer_repeats, use_torch, torch_ver, thread_info, inference, measure_memory,
-          gemm_sizes, towers, seed, settle, notes, say) -> dict:
+          gemm_sizes, towers, seed, settle, notes, say, engine) -> dict:
     threads = thread_info["blas"]
     started = time.time()
     load_start = load_average()
@@ -366,7 +377,7 @@ def _race(plan, *, repeats, warmup, layer_repeats, use_torch, torch_ver, thread_
             runs.append(run_one(model_name, batch, repeats=repeats, warmup=warmup, layer_repeats=layer_repeats,
                                 use_torch=use_torch, threads=threads, peak_gflops=peak_before["numpy"]["gflops"],
                                 inference=inference, measure_memory=measure_memory, towers=towers, seed=seed,
-                                settle=settle, say=say))
+                                settle=settle, say=say, engine=engine))
         peak_after = gemm.gemm_peak(gemm_sizes, with_torch=use_torch)
     peak = gemm.merge_peaks(peak_before, peak_after)
     # GFLOP/s fractions against the best peak seen, before or after.
@@ -386,6 +397,7 @@ def _race(plan, *, repeats, warmup, layer_repeats, use_torch, torch_ver, thread_
         "settings": {"plan": [list(p) for p in plan], "repeats": repeats, "warmup": warmup,
                      "layer_repeats": layer_repeats, "vs": "torch" if use_torch else "none",
                      "inference": inference, "memory": measure_memory, "towers": towers, "seed": seed,
+                     "engine": engine,
                      "numba": numba_enabled(), "order": "ABBA: ScratchNet first on even repetitions",
                      "settle_seconds": settle, "threads": thread_info["blas"],
                      "flop_convention": FLOP_CONVENTION, "peak": "best of 5 float32 numpy.matmul per size, "

@@ -148,7 +148,7 @@ def read_image(path: str, stored_size: int, skip_bad: bool):
     """(1, S, S, 3) uint8 pixels of an image file, as training stored its images; None if skipped."""
     import sys
 
-    from ..data.errors import DataError
+    from ..data import DataError
     from ..data.image_decode import decode_image
 
     try:

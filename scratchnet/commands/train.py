@@ -7,6 +7,7 @@ import os
 import signal
 import subprocess
 
+from ..fast import ENGINES
 from ..train import TrainSettings
 
 # Flags that shape the run; with --resume they must agree with the checkpoint.
@@ -92,6 +93,13 @@ def _add_data_arguments(data, defaults: TrainSettings) -> None:
     data.add_argument("--limit-train", type=int, metavar="N", default=None, help="train on N images only (quick runs)")
     data.add_argument("--skip-bad", action="store_true",
                       help="image folders: leave out files that cannot be decoded (each listed) instead of stopping")
+    data.add_argument("--data-mode", choices=["auto", "memory", "stream"], default=defaults.data_mode,
+                      help="image folders and tarballs: memory holds the decoded images in memory; stream decodes "
+                           "them once into a cache on disk and reads each batch from there (memory bounded by the "
+                           "batch: ImageNet); auto streams sets over a quarter of this machine's memory")
+    data.add_argument("--loader-workers", type=int, metavar="N", default=None,
+                      help="processes that decode a streamed set's first time through and make its batches "
+                           "(default: the cores less one, at most 8, shared among --workers; 0: in this process)")
     data.add_argument("--ten-crop", action="store_true", help="also report the paper's 10-crop test at the end")
     data.add_argument("--log-every", type=int, default=defaults.log_every,
                       help="steps between reads of the loss and accuracy from the device (the progress bar "
@@ -115,6 +123,9 @@ def _add_model_arguments(model, defaults: TrainSettings) -> None:
     model.add_argument("--concurrent-towers", action=argparse.BooleanOptionalAction, default=defaults.concurrent_towers,
                        help="on the CPU, run the two towers side by side in two threads, each with half of BLAS's "
                             "threads (same results up to float rounding; faster on 2 cores: benchmarks/README.md)")
+    model.add_argument("--engine", choices=sorted(ENGINES), default=defaults.engine,
+                       help="how the layers run, the same numbers either way: "
+                            + "; ".join(f"{name}: {text}" for name, text in ENGINES.items()))
 
 
 def settings_from_args(args) -> TrainSettings:
@@ -129,7 +140,8 @@ def settings_from_args(args) -> TrainSettings:
         towers=args.towers, seed=args.seed,
         out=args.out, augment=args.augment, val_size=args.val_size, limit_train=args.limit_train,
         log_every=args.log_every, ten_crop=args.ten_crop, concurrent_towers=args.concurrent_towers,
-        model_options=options, skip_bad=args.skip_bad)
+        engine=args.engine, model_options=options, skip_bad=args.skip_bad, data_mode=args.data_mode,
+        loader_workers=args.loader_workers)
 
 
 def typed_flags(argv: list[str]) -> set[str]:

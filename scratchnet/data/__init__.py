@@ -19,26 +19,35 @@ Training input (the paper's section 4.1)::
         ...
     test = BatchLoader(ds.test_x, ds.test_y, 128, EvalTransform(stats), shuffle=False)
 
-Modules, one idea each: ``dataset`` (the record), ``errors``, ``paths``,
+Image sets bigger than memory (``streaming``)::
+
+    ds = stream_image_folder("imagenet/", 256)    # decoded once into shards on disk
+    ds.train_x                                    # ImageRows: read a batch at a time
+    train = BatchLoader(ds.train_x, ds.train_y, 128, transform, workers=4)  # 4 processes
+
+Modules, one idea each: ``dataset`` (the record, and ``DataError``),
 ``image_decode`` (one image: RGB, size rule), ``class_names`` (WordNet ids
-to "tench"), ``image_tree`` /
-``image_folder`` / ``image_tarball`` (image-folder trees), ``cache``,
+to "tench"), ``image_tree`` / ``image_folder`` / ``image_tarball``
+(image-folder trees; ImageNet's flat ``val/``: ``imagenet_val``), ``cache``
+(the decoded-image cache and where data lives), ``streaming`` / ``shards``
+(decoded images on disk, read per batch), ``workers`` (worker processes),
 ``cifar10_pickle``, ``idx`` (MNIST), ``digits``, ``load`` (``load_dataset``),
 ``download``, ``transforms/``, ``loader``, ``throughput``, ``cli``, and
 ``synthetic`` (tiny sets written in each real on-disk format, for tests).
 """
 
+from .cache import default_cache_dir, default_data_dir
 from .cifar10_pickle import CIFAR10_CLASSES, load_cifar10_pickle, load_cifar10_pickle_tarball
 from .class_names import IMAGENETTE_NAMES, display_name
-from .dataset import Dataset
+from .dataset import DataError, Dataset
 from .digits import load_digits
 from .download import CIFAR10_SHA256, CIFAR10_URL, RELEASES, fetch_cifar10, fetch_imagenette
-from .errors import DataError
 from .idx import FASHION_MNIST_CLASSES, MNIST_CLASSES, load_idx_dataset
 from .load import (DATASET_NAMES, detect_format, find_default_cifar10, load_dataset,
                    load_image_folder)
 from .loader import BatchLoader
-from .paths import default_cache_dir, default_data_dir
+from .shards import ImageRows
+from .streaming import stream_image_folder
 from .transforms import (EvalTransform, Preprocessing, TrainTransform, average_crop_softmax,
                          ten_crop, to_float_nchw, to_rgb)
 
@@ -49,7 +58,7 @@ __all__ = [
     "fetch_imagenette", "DataError",
     "FASHION_MNIST_CLASSES", "MNIST_CLASSES", "load_idx_dataset",
     "DATASET_NAMES", "detect_format", "find_default_cifar10", "load_dataset", "load_image_folder",
-    "BatchLoader", "default_cache_dir", "default_data_dir",
+    "BatchLoader", "ImageRows", "stream_image_folder", "default_cache_dir", "default_data_dir",
     "EvalTransform", "Preprocessing", "TrainTransform", "average_crop_softmax", "ten_crop",
     "to_float_nchw", "to_rgb",
 ]

@@ -14,6 +14,14 @@
   their key.
 - a cache that cannot be written (read-only disk) or read (damaged) costs a
   warning and a fresh decode, never the data.
+
+Where things live by default:
+
+- data folder: ``<repo>/data`` when running from a checkout (the folder that
+  holds ``pyproject.toml`` and ``scratchnet/``), else ``<cwd>/data``.
+- cache folder: the ``cache_dir`` argument if given, else the environment
+  variable ``SCRATCHNET_CACHE``, else ``<data folder>/cache``. Both live under
+  ``data/``, which ``.gitignore`` keeps out of git.
 """
 
 from __future__ import annotations
@@ -30,9 +38,32 @@ import numpy as np
 
 from ..files import atomic_write
 from .dataset import Dataset
-from .paths import default_cache_dir
 
 CACHE_FORMAT_VERSION = 1
+CACHE_ENV = "SCRATCHNET_CACHE"
+
+
+def repo_root() -> Path | None:
+    """The checkout this package is imported from, or None for an installed wheel."""
+    candidate = Path(__file__).resolve().parents[2]
+    if (candidate / "pyproject.toml").is_file() and (candidate / "scratchnet").is_dir():
+        return candidate
+    return None
+
+
+def default_data_dir() -> Path:
+    """``<repo>/data`` in a checkout, ``<cwd>/data`` otherwise."""
+    return (repo_root() or Path.cwd()) / "data"
+
+
+def default_cache_dir(cache_dir: str | os.PathLike | None = None) -> Path:
+    """The argument, else ``$SCRATCHNET_CACHE``, else ``<data folder>/cache``."""
+    if cache_dir is not None:
+        return Path(cache_dir)
+    from_env = os.environ.get(CACHE_ENV)
+    if from_env:
+        return Path(from_env)
+    return default_data_dir() / "cache"
 
 
 def source_fingerprint(path: Path) -> str:

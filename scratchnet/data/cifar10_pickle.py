@@ -27,9 +27,8 @@ from pathlib import Path, PurePosixPath
 
 import numpy as np
 
-from .dataset import Dataset
-from .errors import DataError
-from .tar_reading import tar_members
+from .dataset import DataError, Dataset
+from .image_tarball import tar_members
 
 CIFAR10_CLASSES = ["airplane", "automobile", "bird", "cat", "deer",
                    "dog", "frog", "horse", "ship", "truck"]

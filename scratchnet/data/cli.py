@@ -14,9 +14,9 @@ import sys
 
 from ..cli import DefaultsHelpFormatter
 from .download import RELEASES, fetch_release
-from .errors import DataError
+from .dataset import DataError
 from .load import DATASET_NAMES, load_dataset
-from .paths import CACHE_ENV, default_data_dir
+from .cache import CACHE_ENV, default_data_dir
 
 _Formatter = DefaultsHelpFormatter  # each default once, the empty ones ("None", "False") not at all
 

@@ -1,18 +1,38 @@
-"""The ``Dataset`` record every loader returns, and its printable summary."""
+"""The ``Dataset`` record every loader returns, its printable summary, and the
+one exception the data package raises (``DataError``)."""
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 
 import numpy as np
 
 from .class_names import display_name, labelled
-from .errors import DataError
+
+
+class DataError(ValueError):
+    """Data could not be loaded or understood.
+
+    The message is written for the person at the terminal: it names the
+    offending path, says what was expected there, and what to do about it.
+    It subclasses ``ValueError`` so callers that already catch bad values
+    keep working.
+    """
+
+
+def list_some(paths: Sequence[object], limit: int = 5) -> str:
+    """``"3 files: a, b, c"`` or ``"12 files, first 5: a, b, c, d, e"``."""
+    shown = ", ".join(str(p) for p in paths[:limit])
+    noun = "file" if len(paths) == 1 else "files"
+    if len(paths) <= limit:
+        return f"{len(paths)} {noun}: {shown}"
+    return f"{len(paths)} {noun}, first {limit}: {shown}"
 
 
 @dataclass
 class Dataset:
-    """A labelled image set held in memory, split into train and test.
+    """A labelled image set, split into train and test, held in memory (or on disk: ``streaming``).
 
     Shapes and types (checked on construction):
 
@@ -64,7 +84,8 @@ class Dataset:
         for split in ("train", "test"):
             x, y = getattr(self, f"{split}_x"), getattr(self, f"{split}_y")
             where = f"{self.name} {split} split from {self.source}"
-            if not isinstance(x, np.ndarray) or x.dtype != np.uint8 or x.ndim != 4:
+            # an array, or rows of a decoded-image cache on disk (``shards.ImageRows``)
+            if getattr(x, "dtype", None) != np.uint8 or getattr(x, "ndim", None) != 4:
                 raise DataError(f"{where}: images must be a uint8 (N, H, W, C) array, "
                                 f"got {getattr(x, 'dtype', type(x))} {getattr(x, 'shape', '')}")
             if not isinstance(y, np.ndarray) or y.dtype != np.int64 or y.ndim != 1:

@@ -22,8 +22,7 @@ from importlib import resources
 import numpy as np
 from PIL import Image
 
-from .dataset import Dataset
-from .errors import DataError
+from .dataset import DataError, Dataset
 
 DIGITS_FILE = "digits.csv.gz"
 DIGITS_SIDE = 8

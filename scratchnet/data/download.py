@@ -23,8 +23,8 @@ from pathlib import Path
 
 from .cifar10_pickle import META_FILE, TEST_BATCH, TRAIN_BATCHES
 from .class_names import IMAGENETTE_NAMES
-from .errors import DataError
-from .paths import default_data_dir
+from .dataset import DataError
+from .cache import default_data_dir
 
 CIFAR10_URL = "https://www.cs.toronto.edu/~kriz/cifar-10-python.tar.gz"
 CIFAR10_SHA256 = "6d958be074577803d12ecdefd02955f39262c83c16fe9348329d7fe0b5c001ce"

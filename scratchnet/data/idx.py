@@ -26,8 +26,7 @@ from pathlib import Path
 
 import numpy as np
 
-from .dataset import Dataset
-from .errors import DataError
+from .dataset import DataError, Dataset
 
 MNIST_CLASSES = [str(digit) for digit in range(10)]
 FASHION_MNIST_CLASSES = ["T-shirt/top", "Trouser", "Pullover", "Dress", "Coat",

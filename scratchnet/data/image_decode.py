@@ -33,7 +33,7 @@ from dataclasses import dataclass
 import numpy as np
 from PIL import Image, UnidentifiedImageError
 
-from .errors import DataError
+from .dataset import DataError
 
 #: File-name endings treated as images (lower case). Other files in a class
 #: folder are reported as non-image files; names starting with "." are ignored.

@@ -37,8 +37,7 @@ from collections import Counter, defaultdict
 import numpy as np
 
 from .class_names import display_name, parse_synset_file
-from .dataset import Dataset
-from .errors import DataError, list_some
+from .dataset import DataError, Dataset, list_some
 from .image_decode import PAPER_SIZE, ImageDecodeError, decode_image, is_image_name
 from .transforms.layout import resize_images
 
@@ -115,6 +114,18 @@ class ImageTreeBuilder:
 
     def build(self, name: str, format: str) -> Dataset:
         """Check the collected tree against the module's rules and stack it."""
+        classes, test_split, notes = self.check()
+        train_x, train_y = self._stack(TRAIN_SPLIT, classes)
+        test_x, test_y = self._stack(test_split, classes)
+        return Dataset(name=name, classes=classes, train_x=train_x, train_y=train_y,
+                       test_x=test_x, test_y=test_y, source=self.source, format=format,
+                       conversions=dict(self.conversions), resized=self.resized,
+                       skipped=[origin for origin, _ in self.bad], notes=notes,
+                       class_names=[display_name(c, self.synset_names) for c in classes],
+                       size_note=VARIED_SIZES_NOTE if self.fitted else None)
+
+    def check(self) -> tuple[list[str], str, list[str]]:
+        """The classes, the test split and the notes, once the tree passes the module's rules (else raise)."""
         classes, test_split = self._classes_and_test_split()
         self._raise_or_warn_bad_files()
         notes = self._empty_class_notes(classes, (TRAIN_SPLIT, test_split))
@@ -125,14 +136,7 @@ class ImageTreeBuilder:
             notes.append(f"ignored {list_some(self.ignored, 3)} (outside class folders)")
         if self.synset_origin:
             notes.append(f"class names from {self.synset_origin}")
-        train_x, train_y = self._stack(TRAIN_SPLIT, classes)
-        test_x, test_y = self._stack(test_split, classes)
-        return Dataset(name=name, classes=classes, train_x=train_x, train_y=train_y,
-                       test_x=test_x, test_y=test_y, source=self.source, format=format,
-                       conversions=dict(self.conversions), resized=self.resized,
-                       skipped=[origin for origin, _ in self.bad], notes=notes,
-                       class_names=[display_name(c, self.synset_names) for c in classes],
-                       size_note=VARIED_SIZES_NOTE if self.fitted else None)
+        return classes, test_split, notes
 
     def _classes_and_test_split(self) -> tuple[list[str], str]:
         """The train split's sorted class names and which folder is the test split, or raise."""
@@ -189,3 +193,28 @@ class ImageTreeBuilder:
         x = np.stack([pixels for _, _, pixels in entries])
         y = np.array([label_of[c] for c, _, _ in entries], dtype=np.int64)
         return x, y
+
+
+def feed(builder: ImageTreeBuilder, event: tuple) -> None:
+    """Hand one event of a tree walker (``image_folder.folder_events``, ``image_tarball.tarball_events``) to ``builder``.
+
+    Events: ("class", split, class), ("file", split, class, name, origin, path, data) with the file's bytes
+    or, for a file on disk, None and its path; ("ignore", origin); ("synset", origin, bytes).
+    """
+    kind = event[0]
+    if kind == "class":
+        builder.add_class_folder(*event[1:])
+    elif kind == "ignore":
+        builder.ignore(event[1])
+    elif kind == "synset":
+        builder.add_synset_file(*event[1:])
+    else:
+        _, split, class_name, name, origin, path, data = event
+        if data is None:
+            try:
+                data = path.read_bytes()
+            except OSError as exc:
+                builder.add_class_folder(split, class_name)
+                builder.bad.append((origin, f"cannot read file: {exc.strerror or exc}"))
+                return
+        builder.add_file(split, class_name, name, origin, data)

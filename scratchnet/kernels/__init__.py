@@ -4,15 +4,19 @@ Each module holds the plain, xp-generic reference (the version the lessons
 read, and the one that runs on CuPy). A faster CPU version may sit beside its
 reference (``*_numba.py``); the functions exported here pick it for NumPy
 arrays unless ``SCRATCHNET_NUMBA=0``, and fall back to the reference for
-device arrays and when Numba is switched off.
+device arrays and when Numba is switched off. Which loops run is all that
+``SCRATCHNET_NUMBA`` decides: the algorithms (Winograd, chunks) are the fast
+engine's (``scratchnet/fast``), chosen explicitly. The command line asks
+OpenMP's idle threads to sleep rather than spin (``cli.py``).
 """
 
 from __future__ import annotations
 
 import importlib
-import os
 import sys
 import warnings
+
+import numpy as np
 
 from ..backend import is_host_array, numba_enabled
 from . import im2col as _im2col
@@ -41,43 +45,21 @@ def _dispatch(name: str, reference):
     return kernel
 
 
-def compiled(name: str, array) -> bool:
-    """Whether ``name`` runs its compiled CPU version on ``array`` (else the reference)."""
-    return name in _cpu_fast and numba_enabled() and is_host_array(array)
-
-
-def threadsafe() -> bool | None:
-    """Whether two threads may call these kernels at once; None while that is not known yet.
+def threadsafe() -> bool:
+    """Whether two threads may call these kernels at once; starts Numba's threads, if need be, to know.
 
     The NumPy references always may. Numba's parallel kernels may unless they
     run on Numba's "workqueue" threading layer (what Numba falls back to with
     neither OpenMP nor TBB), which aborts the process on a concurrent call.
     Numba picks its layer when it first starts its threads, at the first
-    parallel kernel call, so until then the answer is None.
+    parallel kernel call: a one-pixel max-pool here makes that call.
     """
-    if not numba_enabled() or not _cpu_fast:  # off, or unavailable (every kernel fell back)
+    if not numba_enabled():
         return True
-    numba = sys.modules.get("numba")
-    if numba is None:
-        return None
-    try:
-        return numba.threading_layer() != "workqueue"
-    except ValueError:  # no parallel kernel has run yet
-        return None
-
-
-def _let_openmp_threads_sleep() -> None:
-    """Ask OpenMP's idle threads to sleep at once rather than spin (unless the user chose otherwise).
-
-    Numba's OpenMP threads otherwise spin for a while after each parallel
-    kernel, and a convolution calls a kernel and a multi-threaded GEMM in
-    turn, chunk after chunk: on two cores the spinning threads held the
-    GEMM's threads off the CPU and made a training step with the towers one
-    after the other 3.8x slower (benchmarks/README.md). OpenMP reads the
-    setting when Numba first starts its threads, at the first parallel
-    kernel call, which comes after this.
-    """
-    os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
+    maxpool_forward(np.zeros((1, 1, 1, 1), np.float32), 1, 1)
+    if "maxpool_forward" not in _cpu_fast:  # Numba failed to import: every kernel runs its reference
+        return True
+    return sys.modules["numba"].threading_layer() != "workqueue"
 
 
 def _numba_on_first_call(name: str, module: str):
@@ -90,7 +72,6 @@ def _numba_on_first_call(name: str, module: str):
     """
 
     def load_and_call(*args, **kwargs):
-        _let_openmp_threads_sleep()
         try:
             fast = getattr(importlib.import_module(f"{__name__}.{module}"), name)
         except ImportError as exc:

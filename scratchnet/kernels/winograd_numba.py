@@ -22,12 +22,6 @@ from .out import output_array
 from .winograd import tiles
 
 
-@numba.njit(inline="always")
-def _bt(d0, d1, d2, d3):
-    """B^T applied to a column (d0, d1, d2, d3)."""
-    return d0 - d2, d1 + d2, d2 - d1, d1 - d3
-
-
 @numba.njit(parallel=True, cache=True)
 def _transform_input(x, pad, th, tw, V):
     n, c, h, w = x.shape

@@ -5,8 +5,12 @@
     y  = layer.forward(x, train=True)
     dx = layer.backward(dy)
 
-A layer keeps from its forward exactly what its backward needs, and never
-changes the dtype it is given.
+A layer keeps from its forward exactly what its backward needs (only when
+``train=True``; nothing at test time), sets that saved state to None in
+``__init__``, and never changes the dtype it is given. A backward without a
+training forward before it raises the same RuntimeError in every layer
+(``saved``). Scratch memory kept across steps belongs to the fast engine
+(``scratchnet/fast``), not to these layers.
 """
 
 from __future__ import annotations
@@ -20,10 +24,6 @@ class Layer:
     def __init__(self):
         self.params: dict = {}
         self.grads: dict = {}
-        self._buffers: dict = {}
-        # Set by a model that is done with each dx before it calls the same
-        # layer's backward again (AlexNet is): see ``dx_buffer``.
-        self.reuse_dx = False
 
     def forward(self, x, train: bool = True):
         raise NotImplementedError
@@ -53,26 +53,11 @@ class Layer:
         self.grads = {name: value.astype(dtype) for name, value in self.grads.items()}
         return self
 
-    def buffer(self, name: str, shape: tuple, dtype, xp):
-        """A scratch array kept across steps (uninitialised), reallocated only when its shape or dtype changes.
-
-        Large temporaries such as im2col columns are the same size every step;
-        reusing them spares the allocator and the page faults of fresh memory.
-        """
-        array = self._buffers.get(name)
-        if array is None or array.shape != tuple(shape) or array.dtype != dtype or get_array_module(array) is not xp:
-            array = xp.empty(shape, dtype=dtype)
-            self._buffers[name] = array
-        return array
-
-    def dx_buffer(self, shape: tuple, dtype, xp):
-        """Where backward writes dx: fresh memory, or with ``reuse_dx`` a buffer kept across steps.
-
-        A reused dx is overwritten by the layer's next backward call. Fresh
-        memory for each of the conv layers' large gradients cost a training
-        step 5% on a 2-core machine, in page faults (benchmarks/README.md).
-        """
-        return self.buffer("dx", shape, dtype, xp) if self.reuse_dx else xp.empty(shape, dtype=dtype)
+    def saved(self, state):
+        """``state`` as the last forward(train=True) kept it; the contract's RuntimeError if there was none."""
+        if state is None:
+            raise RuntimeError(f"{self!r}: backward() needs a forward(train=True) first")
+        return state
 
     def _init_grads(self) -> None:
         self.grads = {name: get_array_module(value).zeros_like(value) for name, value in self.params.items()}

@@ -7,6 +7,9 @@ import numpy as np
 from ..backend import get_array_module
 from .base import Layer
 
+# What forward keeps when it dropped nothing (at test time, or p = 0): backward passes dy straight through.
+NOTHING_DROPPED = "nothing dropped"
+
 
 class Dropout(Layer):
     """Zero each unit with probability p while training, scale survivors by 1/(1-p).
@@ -16,7 +19,8 @@ class Dropout(Layer):
     test" (lessons/06). The mask is drawn from ``self.rng`` (a NumPy
     Generator on the host, so a seed fixes it on every device), copied to
     the current (the tower's) device as booleans, and kept, pre-scaled,
-    for the backward pass: dx = dy * m / (1 - p).
+    for the backward pass: dx = dy * m / (1 - p). At test time (and for
+    p = 0) it keeps no mask, and dx = dy.
 
     Per-sample masks: after ``reseed_per_sample(key, offset)`` row i of the
     mask is a function of (key, offset + i) only, so a data-parallel worker
@@ -42,7 +46,7 @@ class Dropout(Layer):
 
     def forward(self, x, train=True):
         if not train or self.p == 0.0:
-            self._mask = None
+            self._mask = NOTHING_DROPPED
             return x
         xp = get_array_module(x)
         # Drawn on the host, so a seed gives the same mask on every device, and
@@ -55,11 +59,9 @@ class Dropout(Layer):
         return x * self._mask
 
     def backward(self, dy):
-        if self._mask is None:
-            return dy
-        dx = dy * self._mask
+        mask = self.saved(self._mask)
         self._mask = None
-        return dx
+        return dy if mask is NOTHING_DROPPED else dy * mask
 
 
 def per_sample_keep(key: tuple, offset: int, shape: tuple, p: float) -> np.ndarray:

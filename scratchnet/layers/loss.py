@@ -42,6 +42,7 @@ class SoftmaxCrossEntropy(Layer):
     def __init__(self):
         super().__init__()
         self.label_errors = None
+        self._saved = None
 
     def forward(self, logits, labels):
         xp, device = get_array_module(logits), device_of(logits)
@@ -65,15 +66,16 @@ class SoftmaxCrossEntropy(Layer):
             self.label_errors = label_errors(labels, classes)
             log_p = log_softmax(logits)
             rows = xp.arange(n)
-            self._probs, self._labels = xp.exp(log_p), labels
+            self._saved = (xp.exp(log_p), labels)
             return -log_p[rows, labels].mean()
 
     def backward(self, dy=None):
-        xp = get_array_module(self._probs)
-        n = self._probs.shape[0]
-        with device_of(self._probs):
-            dlogits = self._probs.copy()
-            dlogits[xp.arange(n), self._labels] -= 1
+        probs, labels = self.saved(self._saved)
+        self._saved = None
+        xp = get_array_module(probs)
+        n = probs.shape[0]
+        with device_of(probs):
+            dlogits = probs.copy()
+            dlogits[xp.arange(n), labels] -= 1
             dlogits /= n
-        self._probs = self._labels = None
         return dlogits

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from ..backend import get_array_module
 from ..kernels import lrn_backward, lrn_forward
 from .base import Layer, check_shape
 
@@ -17,7 +16,9 @@ class LRN(Layer):
     With ``groups`` > 1 the channels are normalised in separate blocks, as
     on the paper's two GPUs, where a window never reached the other GPU's
     kernels (a one-device model with groups=2 equals the two-tower one).
-    Shapes: x, y (N, C, H, W). Keeps x, y and the denominator base ``scale``.
+    Shapes: x, y (N, C, H, W). Keeps x, y and the denominator base
+    ``scale`` = k + alpha * sum a_j^2 (in training); the backward is
+    ``kernels/lrn.py``'s, derived in lesson 4.
     """
 
     def __init__(self, size: int = 5, alpha: float = 1e-4, beta: float = 0.75, k: float = 2.0, groups: int = 1):
@@ -26,6 +27,7 @@ class LRN(Layer):
             raise ValueError(f"LRN: size must be odd and positive (a window centred on its channel) and "
                              f"groups >= 1; got size={size}, groups={groups}")
         self.size, self.alpha, self.beta, self.k, self.groups = size, alpha, beta, k, groups
+        self._saved = None
 
     def __repr__(self) -> str:
         extra = f", groups={self.groups}" if self.groups > 1 else ""
@@ -36,14 +38,13 @@ class LRN(Layer):
         if x.shape[1] % self.groups:
             raise ValueError(f"{self!r}: {x.shape[1]} channels do not split into {self.groups} groups")
         y, scale = lrn_forward(self._blocks(x), self.size, self.alpha, self.beta, self.k)
-        self._saved = (self._blocks(x), y, scale)
+        self._saved = (self._blocks(x), y, scale) if train else None
         return y.reshape(x.shape)
 
     def backward(self, dy):
-        x, y, scale = self._saved
+        x, y, scale = self.saved(self._saved)
         self._saved = None
-        out = self.dx_buffer(x.shape, dy.dtype, get_array_module(dy))
-        return lrn_backward(self._blocks(dy), x, y, scale, self.size, self.alpha, self.beta, out=out).reshape(dy.shape)
+        return lrn_backward(self._blocks(dy), x, y, scale, self.size, self.alpha, self.beta).reshape(dy.shape)
 
     def _blocks(self, a):
         """(N, C, H, W) -> (N * groups, C / groups, H, W): each block is normalised on its own."""

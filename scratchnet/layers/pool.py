@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from ..backend import get_array_module
 from ..kernels import conv_output_size, maxpool_backward, maxpool_forward
 from .base import Layer, check_shape
 
@@ -12,7 +11,7 @@ class MaxPool(Layer):
 
     Shapes: x (N, C, H, W) -> y (N, C, OH, OW), OH = (H + 2 pad - size) // stride + 1.
     The gradient of each window goes to exactly one element, its arg-max.
-    Keeps the arg-max offsets (uint8) and the input shape.
+    Keeps the arg-max offsets (uint8) and the input shape (in training).
     """
 
     def __init__(self, size: int = 3, stride: int = 2, pad: int = 0):
@@ -22,6 +21,7 @@ class MaxPool(Layer):
                              f"0 <= pad <= size // 2 (a window must hold a real pixel); got size={size}, "
                              f"stride={stride}, pad={pad}")
         self.size, self.stride, self.pad = size, stride, pad
+        self._saved = None
 
     def __repr__(self) -> str:
         extra = f", pad={self.pad}" if self.pad else ""
@@ -37,12 +37,11 @@ class MaxPool(Layer):
         _, _, oh, ow = self.output_shape(x.shape)
         if oh < 1 or ow < 1:
             raise ValueError(f"{self!r}: input {tuple(x.shape)} is smaller than one {self.size}x{self.size} window")
-        y, self._argmax = maxpool_forward(x, self.size, self.stride, self.pad)
-        self._x_shape = x.shape
+        y, argmax = maxpool_forward(x, self.size, self.stride, self.pad)
+        self._saved = (argmax, x.shape) if train else None
         return y
 
     def backward(self, dy):
-        out = self.dx_buffer(self._x_shape, dy.dtype, get_array_module(dy))
-        dx = maxpool_backward(dy, self._argmax, self._x_shape, self.size, self.stride, self.pad, out=out)
-        self._argmax = None
-        return dx
+        argmax, x_shape = self.saved(self._saved)
+        self._saved = None
+        return maxpool_backward(dy, argmax, x_shape, self.size, self.stride, self.pad)

@@ -10,10 +10,14 @@ the split altogether.
 
 from __future__ import annotations
 
+import itertools
+
 import numpy as np
 
-from ..backend import DEFAULT_DTYPE, Device, get_array_module, to_host
-from ..layers import LRN, Conv2D, Dropout, Flatten, Linear, MaxPool, ReLU, Tanh, Workspace
+from .. import fast
+from ..backend import DEFAULT_DTYPE, Device, to_host
+from ..kernels import conv_output_size
+from ..layers import LRN, Conv2D, Dropout, Flatten, Linear, MaxPool, ReLU, Tanh
 from ..towers import Exchange, TowerStage
 from .config import AlexNetConfig, make_config
 
@@ -44,17 +48,25 @@ def initial_values(init: str, name: str) -> dict:
 
 
 class AlexNet:
-    """forward(x, train) -> logits; backward(dlogits); named params() and grads()."""
+    """forward(x, train) -> logits; backward(dlogits); named params() and grads().
 
-    def __init__(self, config: AlexNetConfig, devices: list[Device], seed: int, dtype):
+    ``engine``: "reference" runs the layers as ``scratchnet/layers`` writes
+    them; "fast" (the default) swaps them for the fast engine's, which compute
+    the same numbers (``scratchnet/fast``). Built from the same seed, both
+    hold the same weights.
+    """
+
+    def __init__(self, config: AlexNetConfig, devices: list[Device], seed: int, dtype,
+                 engine: str = fast.DEFAULT_ENGINE):
         self.config = config
         self.devices = devices
         self.seed = seed
         self.dtype = np.dtype(dtype)
-        self.stages = _build_stages(config, devices, seed, self.dtype)
+        self.engine = fast.check_engine(engine)
+        self.stages = build_stages(config, devices, seed, self.dtype)
+        if engine == "fast":  # every engine setting, in one place
+            fast.accelerate(self.stages)
         self.exchanges = [stage for stage in self.stages if isinstance(stage, Exchange)]
-        for _, layer in self.layers():  # each dx is used up by the layer below before the next backward pass
-            layer.reuse_dx = True
         self.reseed_dropout(0)
 
     def __repr__(self) -> str:
@@ -96,14 +108,19 @@ class AlexNet:
 
     @property
     def concurrent_towers(self) -> bool:
-        """Whether the towers may run side by side on the host (see ``TowerStage``); set it to change that."""
+        """Whether the towers may run side by side on the host (see ``TowerStage``); set it to change that.
+
+        Only the fast engine runs them side by side, and only where the kernels
+        allow two threads at once (``fast.towers_may_run_side_by_side``).
+        """
         return all(stage.concurrent for stage in self.stages if isinstance(stage, TowerStage))
 
     @concurrent_towers.setter
     def concurrent_towers(self, enabled: bool) -> None:
+        allowed = enabled and self.engine == "fast" and fast.towers_may_run_side_by_side()
         for stage in self.stages:
             if isinstance(stage, TowerStage):
-                stage.concurrent = enabled
+                stage.concurrent = allowed
 
     # -- parameters ----------------------------------------------------------
 
@@ -163,103 +180,100 @@ class AlexNet:
 
 
 def alexnet(config: str | AlexNetConfig = "cifar", *, devices: list[Device] | None = None, seed: int = 0,
-            dtype=DEFAULT_DTYPE, **options) -> AlexNet:
+            dtype=DEFAULT_DTYPE, engine: str = fast.DEFAULT_ENGINE, **options) -> AlexNet:
     """Build AlexNet: ``config`` is "paper", "cifar", "tiny" or an AlexNetConfig.
 
     ``options`` override the configuration (activation, lrn, pool, towers,
     groups, conv_width, num_classes, dropout, init, ...). ``devices`` has one
-    Device per tower (default: the host for each).
+    Device per tower (default: the host for each). ``engine`` is "fast" or
+    "reference" (``fast.ENGINES``): the same function either way.
     """
     config = make_config(config, **options)
     if devices is None:
         devices = [Device.host() for _ in range(config.towers)]
     if len(devices) != config.towers:
         raise ValueError(f"AlexNet {config.name!r} has {config.towers} tower(s) but {len(devices)} device(s) were given")
-    return AlexNet(config, devices, seed, dtype)
+    return AlexNet(config, devices, seed, dtype, engine)
 
 
-def _build_stages(config: AlexNetConfig, devices: list[Device], seed: int, dtype) -> list:
+def figure2(config: AlexNetConfig) -> list:
+    """The paper's Figure 2, top to bottom: what one tower computes, and where the towers exchange.
+
+    Rows are ``("towers", [(name, make), ...])``, a stage each tower runs on
+    its own maps (``make(name, rngs, dtype)`` builds the layer, a layer with
+    weights drawing them from ``next(rngs)``), ``("exchange", name)``, where
+    the next layer reads both towers, and ``("fc8", ...)``, the one layer on
+    tower 1's device. Widths are per tower.
+    """
     towers = config.towers
     c1, c2, c3, c4, c5 = (c // towers for c in config.channels())
     fc = config.fc_width // towers
-    split = config.groups if towers == 1 else 1
-    pool_size, pool_stride = (3, 2) if config.pool == "overlap" else (2, 2)
-    counter = iter(range(10_000))
+    split = config.groups if towers == 1 else 1  # one device: groups=2 keeps the two towers' connectivity
+    pool = (3, 2) if config.pool == "overlap" else (2, 2)
 
-    def rng():
-        return np.random.default_rng([seed, next(counter)])
+    def conv(cin, cout, geometry, groups=1):
+        return lambda name, rngs, dtype: Conv2D(cin, cout, *geometry, groups, rng=next(rngs), dtype=dtype,
+                                                **initial_values(config.init, name))
 
-    def activation():
-        # In place: its input is always the fresh output of a Conv2D or Linear that keeps no reference to it.
-        return ReLU(inplace=True) if config.activation == "relu" else Tanh()
+    def dense(fin, fout):
+        return lambda name, rngs, dtype: Linear(fin, fout, rng=next(rngs), dtype=dtype,
+                                                **initial_values(config.init, name))
 
-    def conv(name, cin, cout, geometry, groups=1):
-        kernel, stride, pad = geometry
-        return Conv2D(cin, cout, kernel, stride, pad, groups, rng=rng(), dtype=dtype, **initial_values(config.init, name))
+    def layer(kind, *args):
+        return lambda name, rngs, dtype: kind(*args)
 
-    def linear(name, fin, fout):
-        return Linear(fin, fout, rng=rng(), dtype=dtype, **initial_values(config.init, name))
-
-    def tower_name(name, t):
-        return f"{name}.tower{t + 1}" if towers == 2 else name
-
-    # A tower's layers run one after the other, so they share one scratch
-    # workspace; the towers may run side by side, so each has its own.
-    workspaces = [Workspace() for _ in devices]
-
-    def stage(build_tower) -> TowerStage:
-        built = []
-        for t, device in enumerate(devices):
-            layers = [(tower_name(name, t), layer.to(device)) for name, layer in build_tower(t)]
-            for _, layer in layers:
-                if isinstance(layer, Conv2D):
-                    layer.workspace = workspaces[t]
-            built.append(layers)
-        return TowerStage(built, devices)
-
-    def features(t):
-        layers = [("conv1", conv("conv1", config.in_channels, c1, config.conv1)), ("act1", activation())]
-        if config.lrn:
-            layers.append(("lrn1", LRN(groups=split)))
-        layers += [("pool1", MaxPool(pool_size, pool_stride)),
-                   ("conv2", conv("conv2", c1, c2, config.conv2, split)), ("act2", activation())]
-        if config.lrn:
-            layers.append(("lrn2", LRN(groups=split)))
-        layers.append(("pool2", MaxPool(pool_size, pool_stride)))
-        layers[0][1].input_grad = False
-        return layers
-
-    stage1 = stage(features)
-    spatial = stage1.output_shapes([(1, config.in_channels, config.input_size, config.input_size)] * towers)[0][2]
-    if spatial < 1:
-        raise ValueError(f"AlexNet {config.name!r}: input {config.input_size} is too small for its layers")
-
-    def convolutions(t):
-        return [("conv3", conv("conv3", c2 * towers, c3, config.conv345)), ("act3", activation()),
-                ("conv4", conv("conv4", c3, c4, config.conv345, split)), ("act4", activation()),
-                ("conv5", conv("conv5", c4, c5, config.conv345, split)), ("act5", activation()),
-                ("pool5", MaxPool(pool_size, pool_stride)), ("flatten", Flatten())]
-
-    stage2 = stage(convolutions)
-    flat = stage2.output_shapes([(1, c2, spatial, spatial)] * towers)[0][1]
-
-    def dense(name, fin):
-        def build(t):
-            return [(name, linear(name, fin, fc)), (f"act{name[2:]}", activation()), (f"drop{name[2:]}", Dropout(config.dropout))]
-        return build
-
-    host_targets = [devices[0]]
-    stages = [
-        stage1,
-        Exchange("conv3", devices, devices),
-        stage2,
-        Exchange("fc6", devices, devices),
-        stage(dense("fc6", flat * towers)),
-        Exchange("fc7", devices, devices),
-        stage(dense("fc7", fc * towers)),
-        Exchange("fc8", devices, host_targets),
-        TowerStage([[("fc8", linear("fc8", fc * towers, config.num_classes).to(devices[0]))]], host_targets),
+    act = layer(ReLU) if config.activation == "relu" else layer(Tanh)
+    lrn = (lambda name: [(name, layer(LRN, 5, 1e-4, 0.75, 2.0, split))]) if config.lrn else (lambda name: [])
+    flat = c5 * _pool5_size(config) ** 2
+    return [
+        ("towers", [("conv1", conv(config.in_channels, c1, config.conv1)), ("act1", act), *lrn("lrn1"),
+                    ("pool1", layer(MaxPool, *pool)),
+                    ("conv2", conv(c1, c2, config.conv2, split)), ("act2", act), *lrn("lrn2"),
+                    ("pool2", layer(MaxPool, *pool))]),
+        ("exchange", "conv3"),
+        ("towers", [("conv3", conv(c2 * towers, c3, config.conv345)), ("act3", act),
+                    ("conv4", conv(c3, c4, config.conv345, split)), ("act4", act),
+                    ("conv5", conv(c4, c5, config.conv345, split)), ("act5", act),
+                    ("pool5", layer(MaxPool, *pool)), ("flatten", layer(Flatten))]),
+        ("exchange", "fc6"),
+        ("towers", [("fc6", dense(flat * towers, fc)), ("act6", act), ("drop6", layer(Dropout, config.dropout))]),
+        ("exchange", "fc7"),
+        ("towers", [("fc7", dense(fc * towers, fc)), ("act7", act), ("drop7", layer(Dropout, config.dropout))]),
+        ("exchange", "fc8"),
+        ("fc8", [("fc8", dense(fc * towers, config.num_classes))]),
     ]
+
+
+def _pool5_size(config: AlexNetConfig) -> int:
+    """Height (= width) of pool5's maps: conv1, pool, conv2, pool, conv3-5, pool on the input's size."""
+    pool = (3, 2, 0) if config.pool == "overlap" else (2, 2, 0)
+    size = config.input_size
+    for kernel, stride, pad in (config.conv1, pool, config.conv2, pool, *[config.conv345] * 3, pool):
+        size = conv_output_size(size, kernel, stride, pad)
+        if size < 1:
+            raise ValueError(f"AlexNet {config.name!r}: input {config.input_size} is too small for its layers")
+    return size
+
+
+def build_stages(config: AlexNetConfig, devices: list[Device], seed: int, dtype) -> list:
+    """``figure2(config)`` built: a TowerStage per "towers" row (layer by layer, tower by tower), an Exchange per
+    "exchange" row. The i-th layer with weights draws them from the generator seeded by [seed, i]."""
+    rngs = (np.random.default_rng([seed, i]) for i in itertools.count())
+    stages = []
+    for kind, what in figure2(config):
+        if kind == "exchange":
+            stages.append(Exchange(what, devices, devices if what != "fc8" else devices[:1]))
+            continue
+        stage_devices = devices if kind == "towers" else devices[:1]
+        built = []
+        for t, device in enumerate(stage_devices):
+            tower = []
+            for name, make in what:
+                layer = make(name, rngs, dtype)
+                tower.append((f"{name}.tower{t + 1}" if kind == "towers" and len(devices) == 2 else name,
+                              layer.to(device)))
+            built.append(tower)
+        stages.append(TowerStage(built, stage_devices))
     return stages
 
 

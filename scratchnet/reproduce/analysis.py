@@ -106,7 +106,7 @@ def test_error_percent(record) -> float:
 
 def analyse(experiment, runs: list[dict], seeds: list[int]) -> dict:
     """{"metrics": [...], "claims": [...], "plot": {...}} for ``runs`` ({variant, seed, record} each)."""
-    kind = {"test_error": _test_error, "threshold": _threshold, "dropout": _dropout, "ten_crop": _ten_crop}
+    kind = {"test_error": _test_error, "dropout": _dropout, "ten_crop": _ten_crop}
     return kind[experiment.kind](experiment, _by_variant(experiment, runs), seeds)
 
 
@@ -127,94 +127,6 @@ def _test_error(experiment, records, seeds) -> dict:
     return {"metrics": [metric, gap], "claims": [claim],
             "plot": {"ylabel": "test top-1 error (%)",
                      "groups": [(v.label, errors[v.key]) for v in experiment.variants]}}
-
-
-# Training-error levels read off the curves besides the paper's threshold: where a short run cannot reach
-# the paper's 25%, the claim is judged at the lowest level both networks reached, and said so.
-LEVELS = (0.8, 0.7, 0.6, 0.5, 0.4, 0.3)
-
-
-def _crossings(records, level):
-    """{variant: [(epoch, seconds) of the first window at or below level, or None] per seed}."""
-    out = {}
-    for key, rs in records.items():
-        out[key] = []
-        for r in rs:
-            c = first_crossing(r["windows"], level)
-            out[key].append((c["epoch"], c["train_seconds"]) if c else None)
-    return out
-
-
-def _threshold(experiment, records, seeds) -> dict:
-    paper_level = experiment.threshold
-    better, other = experiment.better, experiment.other
-    levels = sorted({paper_level, *LEVELS}, reverse=True)
-    ends = {key: [(r["windows"][-1]["epoch"] if r["windows"] else 0.0, r["train_seconds"]) for r in rs]
-            for key, rs in records.items()}
-    metrics, by_level = [], {}
-    for level in levels:
-        cross = by_level[level] = _crossings(records, level)
-        # Not reached: the run's length is a lower bound, marked by "reached" = False.
-        epochs = {key: [c[0] if c else ends[key][i][0] for i, c in enumerate(cs)] for key, cs in cross.items()}
-        metric = _metric(f"epochs_to_{level:.2f}", f"epochs to {level:.0%} training error", "epochs", epochs, seeds)
-        metric["reached"] = {key: [c is not None for c in cs] for key, cs in cross.items()}
-        metrics.append(metric)
-
-    def all_reached(level, key):
-        return all(c is not None for c in by_level[level][key])
-
-    def usable(level):
-        """Every seed has at least one of the two crossings (a missing one is bounded by its run's length)."""
-        pairs = zip(by_level[level][better.key], by_level[level][other.key])
-        return all(b is not None or o is not None for b, o in pairs)
-
-    if usable(paper_level):
-        level = paper_level
-    else:
-        both = [lv for lv in levels if all_reached(lv, better.key) and all_reached(lv, other.key)]
-        level = both[-1] if both else None
-    if level is None:
-        named = ", ".join(f"{lv:.0%}" for lv in levels)
-        measured = f"no level of {named} was reached by both in the epochs run"
-        held, ratios, time_ratios = "not resolved", [], []
-    else:
-        cross = by_level[level]
-        # A run that never got there counts with its length: the ratio is then a bound (>= or <=).
-        lower, upper = not all_reached(level, other.key), not all_reached(level, better.key)
-        ratios, time_ratios = [], []
-        for i, (b, o) in enumerate(zip(cross[better.key], cross[other.key])):
-            b, o = b or ends[better.key][i], o or ends[other.key][i]
-            ratios.append(o[0] / b[0])
-            time_ratios.append(o[1] / max(b[1], 1e-9))
-        held = direction([r - 1.0 for r in ratios])
-        mean, std = mean_std(ratios)
-        prefix = ">= " if lower and not upper else "<= " if upper and not lower else ""
-        measured = (f"to reach {level:.0%} training error {other.label} needed {prefix}{mean:.2f}x the epochs"
-                    + (f" (± {std:.2f})" if len(ratios) > 1 else "")
-                    + f" and {prefix}{statistics.fmean(time_ratios):.2f}x the training time of {better.label}")
-        for missing, who in ((lower, other), (upper, better)):
-            if missing:
-                runs = max(e for e, _ in ends[who.key])
-                measured += f" ({who.label} had not reached {level:.0%} after {runs:.0f} epochs, counted as {runs:.0f})"
-        if level != paper_level:
-            measured += (f"; neither reached the paper's {paper_level:.0%} in the epochs run, so this is the lowest "
-                         f"level both reached")
-        metrics.append(_metric("ratio", f"{other.label} / {better.label}, epochs to {level:.0%}", "x",
-                               {"epoch ratio": ratios}, seeds))
-        metrics.append(_metric("time_ratio", f"{other.label} / {better.label}, training seconds to {level:.0%}", "x",
-                               {"time ratio": time_ratios}, seeds))
-    sentence = f"{measured} (paper: {experiment.paper_number}): {held}" + (" in direction." if ratios else ".")
-    claim = {"claim": f"{better.label} reaches a training error in fewer epochs than {other.label}",
-             "paper": experiment.paper_number, "measured": measured, "level": level,
-             "value": statistics.fmean(ratios) if ratios else None,
-             "paper_value": experiment.paper_value, "verdict": held, "sentence": sentence}
-    shown = level if level is not None else paper_level
-    shown_metric = next(m for m in metrics if m["key"] == f"epochs_to_{shown:.2f}")
-    return {"metrics": metrics, "claims": [claim],
-            "plot": {"ylabel": f"epochs to {shown:.0%} training error",
-                     "groups": [(v.label, shown_metric["values"][v.key]) for v in experiment.variants],
-                     "reached": [shown_metric["reached"][v.key] for v in experiment.variants],
-                     "threshold": shown, "paper_threshold": paper_level}}
 
 
 def _dropout(experiment, records, seeds) -> dict:

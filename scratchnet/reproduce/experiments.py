@@ -1,4 +1,7 @@
-"""The seven claims of the paper that ``scratchnet reproduce`` re-measures, one ``Experiment`` each.
+"""Six claims of the paper that ``scratchnet reproduce`` re-measures with AlexNet, one ``Experiment`` each.
+
+The seventh, Figure 1 (ReLU vs tanh), trains the paper's own four-layer net
+with a learning-rate sweep: ``relu_tanh.py``.
 
 An experiment is a handful of variants of one training recipe (the ``Scale``,
 see ``scale.py``) that differ in exactly one thing, trained with the same
@@ -6,8 +9,6 @@ seeds on the same data, and a way to read the claim off their runs
 (``kind``, see ``analysis.py``):
 
 - ``test_error``: final test top-1 error of ``better`` vs ``other``;
-- ``threshold``: epochs and training time until the training error first
-  falls to a threshold (the paper's Figure 1);
 - ``dropout``: the train-test gap, and the iterations needed to reach the
   same training error;
 - ``ten_crop``: one checkpoint per seed, tested with one view and with ten.
@@ -37,7 +38,7 @@ class Variant:
 class Experiment:
     name: str
     title: str
-    kind: str                                   # test_error | threshold | dropout | ten_crop
+    kind: str                                   # test_error | dropout | ten_crop
     paper_claim: str                            # the sentence of the paper, quoted or paraphrased
     paper_section: str
     paper_number: str                           # what the paper reports, as printed beside ours
@@ -48,7 +49,6 @@ class Experiment:
     base_model_options: dict = field(default_factory=dict)  # for every variant of this experiment
     base_settings: dict = field(default_factory=dict)
     extras: tuple = ()                          # extra measurements per run: "train_eval", "ten_crop"
-    threshold: float | None = None              # training error for kind "threshold"
 
     @property
     def better(self) -> Variant:
@@ -79,29 +79,6 @@ EXPERIMENTS: dict[str, Experiment] = {}
 def _add(experiment: Experiment) -> None:
     EXPERIMENTS[experiment.name] = experiment
 
-
-_add(Experiment(
-    name="relu-vs-tanh",
-    title="ReLU vs tanh: how fast the training error falls",
-    kind="threshold",
-    paper_claim="A four-layer convolutional neural network with ReLUs reaches a 25% training error rate on "
-                "CIFAR-10 six times faster than an equivalent network with tanh neurons.",
-    paper_section="section 3.1, Figure 1",
-    paper_number="~6x fewer epochs to 25% training error with ReLU",
-    paper_value=6.0,
-    variants=(Variant("relu", "ReLU", {"activation": "relu"}), Variant("tanh", "tanh", {"activation": "tanh"})),
-    seeds=2,
-    threshold=0.25,
-    base_model_options={"lrn": False, "dropout": 0.0},
-    base_settings=dict(NO_REGULARISATION),
-    definition="ScratchNet's models all have AlexNet's eight layers (5 conv + 3 fc), so the 'four-layer net' "
-               "is stood in for by the scale's network with every regulariser removed, as in the paper's "
-               "Figure 1 ('no regularization of any kind'): no LRN, no dropout, no weight decay, no data "
-               "augmentation. Both nets use the same learning rate (the paper tuned each one separately). "
-               "Training error = the error on the mini-batches as training goes, averaged over windows of "
-               "`log_every` steps (sub-epoch resolution); a run stops at the end of the epoch in which a "
-               "window first reaches the threshold, or after the scale's maximum epochs.",
-))
 
 _add(Experiment(
     name="lrn",
@@ -149,7 +126,7 @@ _add(Experiment(
     extras=("train_eval",),
     definition="Overfitting = test error minus training error, both measured after training with the "
                "centre view and dropout off (training error on a fixed sample of the training subset). "
-               "Iterations to converge = epochs until the windowed training error (as in relu-vs-tanh) first "
+               "Iterations to converge = epochs until the training error over windows of `log_every` steps first "
                "reaches the highest final training error among the runs, i.e. a level every run reaches; "
                "the ratio with/without dropout is compared with the paper's 'roughly doubles'.",
 ))

@@ -43,7 +43,7 @@ def run_experiment(name: str, *, quick: bool = False, data: str | None = None, s
             settings = settings_for(scale, experiment, variant, seed, data, out="")
             print_fn(f"[{index}/{total}] {variant.label}, seed {seed}")
             record = train_or_reuse(settings, Path(runs), scale=scale, extras=experiment.extras,
-                                    stop_at_error=experiment.threshold, fresh=fresh,
+                                    fresh=fresh,
                                     print_fn=_indented(print_fn))
             if record["reused"]:
                 print_fn(f"    reused {record['run_dir']} (trained {record['finished']}, "

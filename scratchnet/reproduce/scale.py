@@ -22,10 +22,8 @@ class Scale:
     model: str
     model_options: dict = field(default_factory=dict)
     dataset: str = "auto"
-    epochs: int = 3                   # every kind but "threshold"
-    threshold_max_epochs: int = 8     # kind "threshold": the most epochs before giving up
+    epochs: int = 3
     limit_train: int | None = 6000
-    threshold_limit_train: int | None = 8000  # kind "threshold": more images, so the curves are not memorisation
     val_size: int = 1000
     test_size: int | None = 5000      # a fixed random sample of the test split (None: all of it)
     train_eval_size: int = 5000       # training images re-evaluated for the train-test gap
@@ -38,20 +36,15 @@ class Scale:
     def describe(self) -> str:
         options = ", ".join(f"{k}={v}" for k, v in self.model_options.items())
         model = f"{self.model}" + (f" ({options})" if options else "")
-        def images(limit):
-            return "all training images" if limit is None else f"{limit:,} training images"
-
-        threshold = "all" if self.threshold_limit_train is None else f"{self.threshold_limit_train:,}"
-        train = f"{images(self.limit_train)} ({threshold} for the training-error threshold)"
+        train = "all training images" if self.limit_train is None else f"{self.limit_train:,} training images"
         test = "the whole test split" if self.test_size is None else f"{self.test_size:,} test images"
         return (f"model {model}; {train}, {self.val_size:,} held out for the lr schedule; {test}; "
-                f"{self.epochs} epochs ({self.threshold_max_epochs} at most for the training-error threshold); "
+                f"{self.epochs} epochs; "
                 f"batch {self.batch_size}, lr {self.lr:g} ({self.schedule}), momentum 0.9, weight decay 5e-4")
 
 
 FULL = Scale(name="full", model="cifar", model_options={"conv_width": 0.5})
-QUICK = Scale(name="quick", model="tiny", dataset="auto", epochs=2, threshold_max_epochs=3, limit_train=400,
-              threshold_limit_train=400, val_size=100, test_size=300, train_eval_size=200, batch_size=50, log_every=2)
+QUICK = Scale(name="quick", model="tiny", dataset="auto", epochs=2, limit_train=400, val_size=100, test_size=300, train_eval_size=200, batch_size=50, log_every=2)
 
 
 def make_scale(quick: bool, data: str | None, **overrides) -> Scale:
@@ -63,8 +56,6 @@ def make_scale(quick: bool, data: str | None, **overrides) -> Scale:
     if quick and data is None:
         scale = dataclasses.replace(scale, dataset="digits")
     changes = dict(overrides)  # only the fields asked for; None is a value (limit_train/test_size: all)
-    if "limit_train" in changes:  # --limit-train sets it for every experiment
-        changes.setdefault("threshold_limit_train", changes["limit_train"])
     if "conv_width" in changes:
         changes["model_options"] = {**scale.model_options, "conv_width": changes.pop("conv_width")}
     return dataclasses.replace(scale, **changes)
@@ -82,9 +73,7 @@ def settings_for(scale: Scale, experiment: Experiment, variant: Variant, seed: i
     """The TrainSettings of one run: the scale's recipe, the experiment's base, the variant's change."""
     values = dict(model=scale.model, dataset=scale.dataset, data=data, batch_size=scale.batch_size, lr=scale.lr,
                   schedule=scale.schedule, device=scale.device, seed=seed, out=out, val_size=scale.val_size,
-                  limit_train=scale.threshold_limit_train if experiment.kind == "threshold" else scale.limit_train,
-                  log_every=scale.log_every,
-                  epochs=scale.threshold_max_epochs if experiment.kind == "threshold" else scale.epochs)
+                  limit_train=scale.limit_train, log_every=scale.log_every, epochs=scale.epochs)
     values.update(experiment.base_settings)
     values.update(variant.settings)
     values["model_options"] = model_options_for(scale, experiment, variant)

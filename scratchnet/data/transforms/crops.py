@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from ..errors import DataError
+from ..dataset import DataError
 
 CropSize = int | tuple[int, int]
 
@@ -48,15 +48,28 @@ def random_crop_flip(x: np.ndarray, crop: CropSize, rng: np.random.Generator, *,
     ``crop`` is the side (h = w = crop) or (h, w). Draws, in this order:
     N tops, N lefts, then N flip coins (if ``flip``).
     """
-    padded = pad_images(x, pad)
-    height, width = padded.shape[1:3]
+    tops, lefts, flips = draw_crops(len(x), x.shape[1:3], crop, rng, pad=pad, flip=flip)
+    return crop_flip(x, crop, tops, lefts, flips, pad=pad)
+
+
+def draw_crops(n: int, image_hw: tuple[int, int], crop: CropSize, rng: np.random.Generator, *, pad: int = 0,
+               flip: bool = True) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """The random numbers of ``random_crop_flip`` for n images of ``image_hw``: (tops, lefts, flips)."""
+    height, width = image_hw[0] + 2 * pad, image_hw[1] + 2 * pad
     crop_h, crop_w = crop_shape(height, width, crop)
-    n = len(x)
     tops = rng.integers(0, height - crop_h + 1, size=n)
     lefts = rng.integers(0, width - crop_w + 1, size=n)
     flips = rng.random(n) < 0.5 if flip else np.zeros(n, dtype=bool)
-    out = np.empty((n, crop_h, crop_w, x.shape[3]), dtype=x.dtype)
-    for i in range(n):
+    return tops, lefts, flips
+
+
+def crop_flip(x: np.ndarray, crop: CropSize, tops: np.ndarray, lefts: np.ndarray, flips: np.ndarray, *,
+              pad: int = 0) -> np.ndarray:
+    """Image i's patch at (tops[i], lefts[i]) of the padded image, mirrored where flips[i]."""
+    padded = pad_images(x, pad)
+    crop_h, crop_w = crop_shape(padded.shape[1], padded.shape[2], crop)
+    out = np.empty((len(x), crop_h, crop_w, x.shape[3]), dtype=x.dtype)
+    for i in range(len(x)):
         patch = padded[i, tops[i]:tops[i] + crop_h, lefts[i]:lefts[i] + crop_w, :]
         out[i] = patch[:, ::-1, :] if flips[i] else patch
     return out

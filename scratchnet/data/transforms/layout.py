@@ -9,7 +9,7 @@ from __future__ import annotations
 import numpy as np
 from PIL import Image
 
-from ..errors import DataError
+from ..dataset import DataError
 from ..image_decode import shorter_side_then_center_crop
 
 

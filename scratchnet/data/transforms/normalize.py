@@ -7,37 +7,72 @@
   all N*H*W pixels, used as (x - mu_c) / sigma_c.
 
 Both are in the units of the uint8 input (0..255) and are accumulated in
-float64 over chunks, so a 50,000-image set never needs a float copy in memory.
+float64 over chunks (``chunks``), so a 50,000-image set never needs a float
+copy in memory, and a set on disk is read once, a chunk at a time (the
+accumulators let ``Preprocessing.fit`` gather every statistic in that one pass).
 """
 
 from __future__ import annotations
 
 import numpy as np
 
-_CHUNK = 2048
+# Pixels per chunk: a float64 copy of a chunk stays near 50 MB whatever the image size.
+CHUNK_PIXELS = 1 << 21
+
+
+def chunks(x):
+    """``x`` (N, H, W, C) in consecutive chunks of whole images, each read as an array (``x`` may be on disk)."""
+    step = max(1, CHUNK_PIXELS // max(1, x.shape[1] * x.shape[2]))
+    for start in range(0, len(x), step):
+        yield np.asarray(x[start:start + step])
+
+
+class MeanImage:
+    """Accumulates M[h, w, c] = (1/N) sum_n x[n, h, w, c] chunk by chunk, in float64."""
+
+    def __init__(self, image_shape) -> None:
+        self.total, self.count = np.zeros(image_shape, dtype=np.float64), 0
+
+    def add(self, chunk: np.ndarray) -> None:
+        self.total += chunk.sum(axis=0, dtype=np.float64)
+        self.count += len(chunk)
+
+    def result(self) -> np.ndarray:
+        return (self.total / self.count).astype(np.float32)
+
+
+class ChannelMoments:
+    """Accumulates the per-channel sums of x and x^2 over every pixel, in float64."""
+
+    def __init__(self, channels: int) -> None:
+        self.total, self.total_sq, self.count = np.zeros(channels), np.zeros(channels), 0
+
+    def add(self, chunk: np.ndarray) -> None:
+        pixels = chunk.reshape(-1, chunk.shape[-1]).astype(np.float64)
+        self.total += pixels.sum(axis=0)
+        self.total_sq += (pixels * pixels).sum(axis=0)
+        self.count += len(pixels)
+
+    def result(self) -> tuple[np.ndarray, np.ndarray]:
+        mu = self.total / self.count
+        sigma = np.sqrt(np.maximum(self.total_sq / self.count - mu * mu, 0.0))
+        return mu.astype(np.float32), sigma.astype(np.float32)
 
 
 def mean_image(x: np.ndarray) -> np.ndarray:
     """(N, H, W, C) -> the per-pixel mean M, (H, W, C) float32."""
-    total = np.zeros(x.shape[1:], dtype=np.float64)
-    for start in range(0, len(x), _CHUNK):
-        total += x[start:start + _CHUNK].sum(axis=0, dtype=np.float64)
-    return (total / len(x)).astype(np.float32)
+    mean = MeanImage(x.shape[1:])
+    for chunk in chunks(x):
+        mean.add(chunk)
+    return mean.result()
 
 
 def channel_mean_std(x: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """(N, H, W, C) -> (mu, sigma), each (C,) float32, over all pixels of all images."""
-    channels = x.shape[-1]
-    total = np.zeros(channels, dtype=np.float64)
-    total_sq = np.zeros(channels, dtype=np.float64)
-    for start in range(0, len(x), _CHUNK):
-        chunk = x[start:start + _CHUNK].reshape(-1, channels).astype(np.float64)
-        total += chunk.sum(axis=0)
-        total_sq += (chunk * chunk).sum(axis=0)
-    count = x.size // channels
-    mu = total / count
-    sigma = np.sqrt(np.maximum(total_sq / count - mu * mu, 0.0))
-    return mu.astype(np.float32), sigma.astype(np.float32)
+    moments = ChannelMoments(x.shape[-1])
+    for chunk in chunks(x):
+        moments.add(chunk)
+    return moments.result()
 
 
 def subtract_mean_image(x: np.ndarray, mean: np.ndarray) -> np.ndarray:

@@ -24,10 +24,10 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from ..errors import DataError
+from ..dataset import DataError
+from .normalize import chunks
 
 PAPER_ALPHA_STD = 0.1
-_CHUNK = 2048
 
 
 @dataclass
@@ -38,27 +38,48 @@ class PCAColor:
     eigenvectors: np.ndarray
 
 
-def rgb_covariance(x: np.ndarray) -> np.ndarray:
-    """Covariance of the RGB values of all pixels of uint8 (N, H, W, 3), in [0, 1] units, (3, 3)."""
+class RGBMoments:
+    """Accumulates the sums of v and v v^T over every pixel's RGB value v in [0, 1] units, in float64."""
+
+    def __init__(self) -> None:
+        self.total, self.outer, self.count = np.zeros(3), np.zeros((3, 3)), 0
+
+    def add(self, chunk: np.ndarray) -> None:
+        pixels = chunk.reshape(-1, 3).astype(np.float64) / 255.0
+        self.total += pixels.sum(axis=0)
+        self.outer += pixels.T @ pixels
+        self.count += len(pixels)
+
+    def covariance(self) -> np.ndarray:
+        mean = self.total / self.count
+        return self.outer / self.count - np.outer(mean, mean)
+
+
+def check_rgb(x) -> None:
     if x.ndim != 4 or x.shape[3] != 3:
         raise DataError(f"PCA colour needs RGB images (N, H, W, 3), got {x.shape}; "
                         f"use transforms.to_rgb for grey images")
-    total = np.zeros(3, dtype=np.float64)
-    outer = np.zeros((3, 3), dtype=np.float64)
-    for start in range(0, len(x), _CHUNK):
-        pixels = x[start:start + _CHUNK].reshape(-1, 3).astype(np.float64) / 255.0
-        total += pixels.sum(axis=0)
-        outer += pixels.T @ pixels
-    count = x.size // 3
-    mean = total / count
-    return outer / count - np.outer(mean, mean)
+
+
+def rgb_covariance(x: np.ndarray) -> np.ndarray:
+    """Covariance of the RGB values of all pixels of uint8 (N, H, W, 3), in [0, 1] units, (3, 3)."""
+    check_rgb(x)
+    moments = RGBMoments()
+    for chunk in chunks(x):
+        moments.add(chunk)
+    return moments.covariance()
+
+
+def pca_from_covariance(covariance: np.ndarray) -> "PCAColor":
+    """Eigen-decomposition of an RGB covariance, largest eigenvalue first."""
+    eigenvalues, eigenvectors = np.linalg.eigh(covariance)
+    order = np.argsort(eigenvalues)[::-1]
+    return PCAColor(np.clip(eigenvalues[order], 0.0, None), eigenvectors[:, order])
 
 
 def fit_pca_color(x: np.ndarray) -> PCAColor:
     """Eigen-decomposition of ``rgb_covariance(x)``, largest eigenvalue first."""
-    eigenvalues, eigenvectors = np.linalg.eigh(rgb_covariance(x))
-    order = np.argsort(eigenvalues)[::-1]
-    return PCAColor(np.clip(eigenvalues[order], 0.0, None), eigenvectors[:, order])
+    return pca_from_covariance(rgb_covariance(x))
 
 
 def pca_color_offsets(n: int, pca: PCAColor, rng: np.random.Generator,

@@ -25,11 +25,11 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from ..errors import DataError
-from .crops import center_crop, random_crop_flip
+from ..dataset import DataError
+from .crops import center_crop, crop_flip, draw_crops
 from .layout import nhwc_to_nchw
-from .normalize import channel_mean_std, mean_image
-from .pca_color import PAPER_ALPHA_STD, PCAColor, fit_pca_color, pca_color_offsets
+from .normalize import ChannelMoments, MeanImage, chunks
+from .pca_color import PAPER_ALPHA_STD, PCAColor, RGBMoments, pca_color_offsets, pca_from_covariance
 from .ten_crop import ten_crop
 
 CENTERINGS = ("mean_image", "channel", "none")
@@ -51,10 +51,20 @@ class Preprocessing:
 
     @classmethod
     def fit(cls, train_x: np.ndarray) -> "Preprocessing":
-        """Fit on uint8 (N, H, W, C) training images; PCA only when C == 3."""
-        mu, sigma = channel_mean_std(train_x)
-        pca = fit_pca_color(train_x) if train_x.shape[3] == 3 else None
-        return cls(mean_image(train_x), mu, sigma, pca)
+        """Fit on uint8 (N, H, W, C) training images (or ``ImageRows`` on disk: read once); PCA only when C == 3.
+
+        Each statistic equals its own function's (``mean_image``, ``channel_mean_std``,
+        ``fit_pca_color``) bit for bit: the same accumulators over the same chunks.
+        """
+        mean, moments = MeanImage(train_x.shape[1:]), ChannelMoments(train_x.shape[3])
+        rgb = RGBMoments() if train_x.shape[3] == 3 else None
+        for chunk in chunks(train_x):
+            for accumulator in (mean, moments, rgb):
+                if accumulator is not None:
+                    accumulator.add(chunk)
+        mu, sigma = moments.result()
+        pca = pca_from_covariance(rgb.covariance()) if rgb is not None else None
+        return cls(mean.result(), mu, sigma, pca)
 
     def to_arrays(self) -> dict[str, np.ndarray]:
         """Plain arrays (for ``np.savez`` beside a checkpoint)."""
@@ -124,14 +134,43 @@ class TrainTransform:
         self.pca = stats.pca
 
     def __call__(self, x: np.ndarray, rng: np.random.Generator) -> np.ndarray:
+        return self.apply(x, self.draw(len(x), x.shape[1:3], rng))
+
+    def draw(self, n: int, image_hw: tuple[int, int], rng: np.random.Generator) -> "Augmentation":
+        """Every random number of a batch of n images, in the order ``__call__`` has always drawn them."""
+        crop = self.crop or image_hw
+        tops, lefts, flips = draw_crops(n, image_hw, crop, rng, pad=self.pad, flip=self.flip)
+        offsets = (pca_color_offsets(n, self.pca, rng, self.pca_alpha_std) if self.pca_alpha_std > 0 else None)
+        return Augmentation(tops, lefts, flips, offsets)
+
+    def apply(self, x, augmentation: "Augmentation") -> np.ndarray:
+        """The batch ``x`` augmented by ``augmentation``'s numbers (one row each)."""
+        x = np.asarray(x)                             # rows on disk are read here
         centred = self.centering.center(x)
-        crop = self.crop or x.shape[1:3]              # None: the whole image (still shifted by pad)
-        out = random_crop_flip(centred, crop, rng, pad=self.pad, flip=self.flip)
-        if self.pca_alpha_std > 0:
-            offsets = pca_color_offsets(len(x), self.pca, rng, self.pca_alpha_std)
-            out += (255.0 * offsets).astype(np.float32)[:, None, None, :]
+        out = crop_flip(centred, self.crop or x.shape[1:3], augmentation.tops, augmentation.lefts,
+                        augmentation.flips, pad=self.pad)
+        if augmentation.offsets is not None:
+            out += (255.0 * augmentation.offsets).astype(np.float32)[:, None, None, :]
         out *= self.centering.gain
         return nhwc_to_nchw(out)
+
+
+@dataclass
+class Augmentation:
+    """One batch's random numbers: crop offsets, flip coins, PCA colour offsets (None when off).
+
+    ``rows(lo, hi)`` is the share of images lo..hi-1: a data-parallel worker augments its share of a
+    global batch with exactly the numbers one process would use for those images.
+    """
+
+    tops: np.ndarray
+    lefts: np.ndarray
+    flips: np.ndarray
+    offsets: np.ndarray | None
+
+    def rows(self, lo: int, hi: int) -> "Augmentation":
+        return Augmentation(self.tops[lo:hi], self.lefts[lo:hi], self.flips[lo:hi],
+                            None if self.offsets is None else self.offsets[lo:hi])
 
 
 class EvalTransform:
@@ -149,6 +188,7 @@ class EvalTransform:
         self.crop, self.use_ten_crop = crop, ten_crop
 
     def __call__(self, x: np.ndarray, rng: np.random.Generator | None = None) -> np.ndarray:
+        x = np.asarray(x)                             # rows on disk are read here
         centred = self.centering.center(x)
         crop = self.crop or x.shape[1:3]
         if self.use_ten_crop:

@@ -1,9 +1,13 @@
-"""Scratch memory that layers borrow for the length of one call.
+"""Scratch memory kept across steps: the fast engine's one mechanism for it.
+
+Every fast layer writes its dx into a workspace of its own (each dx is used
+up by the layer below before this layer's next backward pass, as in
+AlexNet), and the convolutions borrow their columns from their tower's.
 
 A convolution's im2col columns are the largest arrays in AlexNet: at batch
 128 the paper's conv2 alone needs 0.9 GB of them, k * k times its input.
 Keeping them from forward to backward (and a second set for their
-gradient) would hold 5 GB. Instead ``Conv2D`` works through the batch a
+gradient) would hold 5 GB. Instead ``FastConv2D`` works through the batch a
 chunk of images at a time, builds each chunk's columns in a workspace,
 and builds them again in the backward pass from the input it kept.
 
@@ -67,7 +71,7 @@ class Workspace:
         window offset, the GEMMs, the bias), and chunks of one image made the
         paper's conv1 alone launch tens of thousands of kernels a step, while
         the whole batch's columns (0.6 GB for conv1 at batch 128) fit in a
-        GPU's memory. (The engine choice lives here until engines are explicit.)
+        GPU's memory.
         """
         if xp is not np:
             return [(0, batch)]
