@@ -23,6 +23,8 @@ from pathlib import Path
 
 import pytest
 
+from scratchnet.course.execute import this_interpreter_kernel_manager
+
 LESSONS_DIR = Path(__file__).resolve().parents[1] / "lessons"
 NOTEBOOKS = sorted(LESSONS_DIR.glob("*.ipynb"))
 CELL_TIMEOUT_S = 300
@@ -32,32 +34,6 @@ LESSON_NAME = re.compile(r"^(\d{2})_[a-z0-9_]+\.ipynb$")
 
 def _ids(paths):
     return [path.name for path in paths]
-
-
-def _this_interpreter_kernel_manager():
-    """An AsyncKernelManager whose "python3" kernel is ipykernel on sys.executable.
-
-    A kernelspec found on the Jupyter path (a user's ~/.local one, say) could
-    point at another Python; ipykernel's own spec dict is built from
-    sys.executable, so the kernel always runs in this environment.
-    """
-    from ipykernel.kernelspec import RESOURCES, get_kernel_dict
-    from jupyter_client.kernelspec import KernelSpec, KernelSpecManager
-    from jupyter_client.manager import AsyncKernelManager
-    from traitlets import default
-
-    class ThisInterpreterSpecs(KernelSpecManager):
-        def get_kernel_spec(self, kernel_name):
-            if kernel_name in ("python3", "python"):
-                return KernelSpec(resource_dir=RESOURCES, **get_kernel_dict())
-            return super().get_kernel_spec(kernel_name)
-
-    class ThisInterpreterKernelManager(AsyncKernelManager):
-        @default("kernel_spec_manager")
-        def _default_kernel_spec_manager(self):
-            return ThisInterpreterSpecs(data_dir=self.data_dir)
-
-    return ThisInterpreterKernelManager
 
 
 @pytest.mark.slow
@@ -76,7 +52,7 @@ def test_lesson_runs(notebook: Path):
         nb,
         timeout=CELL_TIMEOUT_S,
         kernel_name="python3",
-        kernel_manager_class=_this_interpreter_kernel_manager(),
+        kernel_manager_class=this_interpreter_kernel_manager(),
         resources={"metadata": {"path": str(LESSONS_DIR)}},   # the kernel's working directory
         allow_errors=False,
     )

@@ -102,6 +102,15 @@ def torch_alexnet(config: str | AlexNetConfig = "paper", seed: int = 0, **option
     }
 
     model = nn.Sequential(OrderedDict((name, modules[name]) for name in layer_names(config)))
+    _init_like_scratchnet(model, config, seed)
+    return model.float()
+
+
+def _init_like_scratchnet(model, config: AlexNetConfig, seed: int) -> None:
+    """The paper's N(0, 0.01) with its biases of 1, or He's N(0, 2/fan_in) with biases 0."""
+    import torch
+    from torch import nn
+
     generator = torch.Generator().manual_seed(seed)
     with torch.no_grad():
         for name, module in model.named_children():
@@ -114,7 +123,6 @@ def torch_alexnet(config: str | AlexNetConfig = "paper", seed: int = 0, **option
                 std, bias = math.sqrt(2.0 / fan_in), 0.0
             module.weight.normal_(0.0, std, generator=generator)
             module.bias.fill_(bias)
-    return model.float()
 
 
 def load_scratchnet_weights(torch_model, scratchnet_model) -> None:
