@@ -12,7 +12,7 @@ or import it::
     result = bench.run_benchmark([("cifar", 128)], repeats=3)
     print(bench.format_report(result))
 
-The engine lives in the installed package (``scratchnet.bench``), so that
+The engine lives in the installed package (``scratchnet.tools.bench``), so that
 ``scratchnet bench`` works from any folder; this file is a thin front door.
 """
 
@@ -21,8 +21,16 @@ from __future__ import annotations
 import argparse
 import sys
 
-from scratchnet.bench import (DEFAULT_PLAN, QUICK_PLAN, add_arguments, format_report, plan_from_args,  # noqa: F401
-                              run_benchmark, run_from_args, write_json)
+from scratchnet.tools.bench import (  # noqa: F401
+    DEFAULT_PLAN,
+    QUICK_PLAN,
+    add_arguments,
+    format_report,
+    plan_from_args,
+    run_benchmark,
+    run_from_args,
+    write_json,
+)
 
 
 def main(argv=None) -> int:

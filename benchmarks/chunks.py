@@ -21,11 +21,11 @@ from __future__ import annotations
 import argparse
 import sys
 
-from scratchnet.bench.contenders import ScratchNetContender, make_batch
-from scratchnet.bench.timing import settled_seconds, stats
 from scratchnet.fast import CHUNK_BYTES
 from scratchnet.layers import Conv2D
 from scratchnet.models import make_config
+from scratchnet.tools.bench.contenders import ScratchNetContender, make_batch
+from scratchnet.tools.bench.timing import settled_seconds, stats
 
 MIB = 1 << 20
 WHOLE_BATCH = 1 << 40

@@ -22,9 +22,9 @@ import sys
 
 from threadpoolctl import threadpool_limits
 
-from scratchnet.bench.contenders import ScratchNetContender, make_batch
-from scratchnet.bench.timing import abba, settled_seconds, stats
 from scratchnet.models import make_config
+from scratchnet.tools.bench.contenders import ScratchNetContender, make_batch
+from scratchnet.tools.bench.timing import abba, settled_seconds, stats
 
 LAYOUTS = {"one after the other": False, "side by side": True}  # name -> TowerStage.concurrent
 

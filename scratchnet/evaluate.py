@@ -5,6 +5,7 @@ from __future__ import annotations
 import numpy as np
 
 from .backend import to_host
+from .data.transforms.ten_crop import TEN, average_crop_softmax
 from .layers import log_softmax
 from .metrics import topk_correct
 from .progress import NoProgress, Progress
@@ -49,10 +50,9 @@ def evaluate(model, images: np.ndarray, labels: np.ndarray, transforms, *, batch
 def _batch_sums(model, chunk, labels_dev, transforms, ten_crop: bool) -> list:
     xp = model.devices[0].xp
     if ten_crop:
-        log_p = log_softmax(model.forward(transforms.ten_crop(chunk), train=False)).reshape(len(chunk), 10, -1)
         # Ranked by the averaged probability itself: its log is -inf wherever it underflows to 0,
         # which would make a healthy row look non-finite.
-        scores = xp.exp(log_p).mean(axis=1)
+        scores = average_crop_softmax(model.forward(transforms.ten_crop(chunk), train=False), crops=TEN)
         log_p = xp.log(scores)
     else:
         scores = log_p = log_softmax(model.forward(transforms.eval(chunk), train=False))

@@ -64,8 +64,8 @@ from collections import Counter
 from dataclasses import dataclass
 
 import numpy as np
-
 from cupy13_api import FUNCTIONS, NDARRAY_METHODS, UFUNCS
+
 from scratchnet.backend import register_array_module
 
 # -- dtypes and constants: CuPy re-exports NumPy's ------------------------------------------
@@ -549,7 +549,7 @@ class ndarray:  # noqa: N801 - CuPy's name
         self._data[key] = value
 
     def nonzero(self):
-        return nonzero(self)
+        return nonzero(self)  # noqa: F821 (defined by the loop over syncing functions below)
 
     # reductions and other methods (kernels)
     sum = _kernel_method(np.sum, "reduction")

@@ -17,10 +17,10 @@ import sys
 
 import pytest
 
-from scratchnet.bench import plan_from_args, runner
-from scratchnet.bench.timing import abba, stats
 from scratchnet.cli import build_parser, main
 from scratchnet.models import alexnet, summarize
+from scratchnet.tools.bench import plan_from_args, runner
+from scratchnet.tools.bench.timing import abba, stats
 
 LAYERS = ["conv1", "act1", "lrn1", "pool1", "conv2", "act2", "lrn2", "pool2", "conv3", "act3", "conv4", "act4",
           "conv5", "act5", "pool5", "flatten", "fc6", "act6", "drop6", "fc7", "act7", "drop7", "fc8"]
@@ -197,7 +197,7 @@ def test_stats_and_order():
 
 
 def test_memory_in_a_fresh_process():
-    from scratchnet.bench import memory
+    from scratchnet.tools.bench import memory
 
     result = memory.measure("scratchnet", "tiny", 2, threads=1)
     assert "error" not in result, result
@@ -209,7 +209,8 @@ def test_memory_in_a_fresh_process():
 
 
 def test_library_never_imports_torch_at_import_time():
-    code = ("import sys, scratchnet.bench, scratchnet.bench.torch_alexnet, scratchnet.commands.bench, scratchnet.cli; "
+    code = ("import sys, scratchnet.tools.bench, scratchnet.tools.bench.torch_alexnet, scratchnet.commands.bench, "
+            "scratchnet.cli; "
             "scratchnet.cli.build_parser(); print('torch' in sys.modules)")
     done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert done.stdout.strip() == "False"
@@ -234,4 +235,5 @@ def test_towers_script_times_both_layouts(repo_root):
     rates = [float(value) for value in re.findall(r"(?:other|side) ([\d.]+) \[", line)]
     speedup = float(re.search(r"side by side is ([\d.]+)x", line).group(1))
     assert line.startswith("cifar batch 4") and len(rates) == 2 and min(rates) > 0
-    assert speedup == pytest.approx(rates[1] / rates[0], rel=0.01)
+    # Both rates print to 0.1 images/s and the ratio to 0.01: rounding alone moves it by up to about 1 %.
+    assert speedup == pytest.approx(rates[1] / rates[0], rel=0.02)

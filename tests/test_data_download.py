@@ -10,8 +10,7 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from scratchnet.data import (IMAGENETTE_NAMES, RELEASES, DataError, fetch_cifar10, fetch_imagenette,
-                             load_dataset)
+from scratchnet.data import IMAGENETTE_NAMES, RELEASES, DataError, fetch_cifar10, fetch_imagenette, load_dataset
 from scratchnet.data.cli import main
 from scratchnet.data.synthetic import tarball_of, write_cifar10_pickle
 

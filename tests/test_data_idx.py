@@ -5,7 +5,7 @@ import gzip
 import numpy as np
 import pytest
 
-from scratchnet.data import DataError, FASHION_MNIST_CLASSES, load_dataset, load_idx_dataset
+from scratchnet.data import FASHION_MNIST_CLASSES, DataError, load_dataset, load_idx_dataset
 from scratchnet.data.idx import read_idx
 from scratchnet.data.synthetic import idx_bytes, write_mnist_idx
 

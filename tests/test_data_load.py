@@ -4,8 +4,7 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from scratchnet.data import (CIFAR10_CLASSES, DataError, Dataset, detect_format,
-                             find_default_cifar10, load_dataset)
+from scratchnet.data import CIFAR10_CLASSES, DataError, Dataset, detect_format, find_default_cifar10, load_dataset
 from scratchnet.data.synthetic import tarball_of, write_cifar10_pickle, write_image_tree, write_mnist_idx
 
 

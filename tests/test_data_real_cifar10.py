@@ -14,8 +14,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from scratchnet.data import (CIFAR10_CLASSES, BatchLoader, Preprocessing, TrainTransform,
-                             load_dataset)
+from scratchnet.data import CIFAR10_CLASSES, BatchLoader, Preprocessing, TrainTransform, load_dataset
 from scratchnet.data.cli import main
 
 REPO = Path(__file__).resolve().parents[1]

@@ -17,16 +17,15 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-
 from photo_trees import make_photos, peak_tree_rss
+from test_distributed import TOLERANCE, assert_same_weights, needs_mpi, run_workers
+
 from scratchnet import pipeline as pipeline_module
 from scratchnet.cli import main
-from scratchnet.data import BatchLoader, DataError, Preprocessing, TrainTransform, load_dataset, streaming
-from scratchnet.data import shards
+from scratchnet.data import BatchLoader, DataError, Preprocessing, TrainTransform, load_dataset, shards, streaming
 from scratchnet.data.streaming import fitted_statistics, stream_image_folder
 from scratchnet.data.transforms import channel_mean_std, fit_pca_color, mean_image, resize_images
 from scratchnet.train import TrainSettings, train
-from test_distributed import TOLERANCE, assert_same_weights, needs_mpi, run_workers
 
 HERE = Path(__file__).parent
 

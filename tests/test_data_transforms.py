@@ -4,12 +4,29 @@ import numpy as np
 import pytest
 
 from scratchnet.data import DataError
-from scratchnet.data.transforms import (EvalTransform, PCAColor, Preprocessing, TrainTransform,
-                                        average_crop_softmax, center_crop, channel_mean_std,
-                                        fit_pca_color, hflip, mean_image, normalize_channels,
-                                        pad_images, pca_color_offsets, random_crop_flip,
-                                        resize_images, rgb_covariance, softmax,
-                                        subtract_mean_image, ten_crop, to_float_nchw, to_rgb)
+from scratchnet.data.transforms import (
+    EvalTransform,
+    PCAColor,
+    Preprocessing,
+    TrainTransform,
+    average_crop_softmax,
+    center_crop,
+    channel_mean_std,
+    fit_pca_color,
+    hflip,
+    mean_image,
+    normalize_channels,
+    pad_images,
+    pca_color_offsets,
+    random_crop_flip,
+    resize_images,
+    rgb_covariance,
+    softmax,
+    subtract_mean_image,
+    ten_crop,
+    to_float_nchw,
+    to_rgb,
+)
 
 
 @pytest.fixture
@@ -59,7 +76,7 @@ def test_crops_and_flips(images, rng):
     crops = random_crop_flip(images, 8, rng)
     assert crops.shape == (6, 8, 8, 3) and crops.dtype == np.uint8
     for crop, image in zip(crops, images):       # each crop is a window of its image, maybe mirrored
-        windows = [image[t:t + 8, l:l + 8] for t in range(5) for l in range(3)]
+        windows = [image[t:t + 8, c:c + 8] for t in range(5) for c in range(3)]
         windows += [w[:, ::-1] for w in windows]
         assert any(np.array_equal(crop, w) for w in windows)
     with pytest.raises(DataError, match="crop 13x13 does not fit images of 12x10"):
@@ -109,7 +126,7 @@ def test_ten_crop_corners_centre_and_mirrors(images):
 def test_softmax_averaged_over_crops(rng):
     logits = rng.normal(size=(3, 10, 5)) * 4
     logits[0, 0, 0] = 1000.0                               # must not overflow
-    expected = np.stack([np.mean([np.exp(l - l.max()) / np.exp(l - l.max()).sum() for l in image],
+    expected = np.stack([np.mean([np.exp(z - z.max()) / np.exp(z - z.max()).sum() for z in image],
                                  axis=0) for image in logits])
     probs = average_crop_softmax(logits)
     np.testing.assert_allclose(probs, expected, rtol=1e-12)

@@ -18,6 +18,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from thread_ranks import left_waiting, run_in_threads
 
 from scratchnet import distributed
 from scratchnet.backend import Device, DeviceError
@@ -27,8 +28,7 @@ from scratchnet.distributed import Communicator, NCCLCommunicator, SingleProcess
 from scratchnet.layers import SoftmaxCrossEntropy
 from scratchnet.layers.dropout import per_sample_keep
 from scratchnet.models import alexnet
-from scratchnet.train import TrainSettings, Trainer, train
-from thread_ranks import left_waiting, run_in_threads
+from scratchnet.train import Trainer, TrainSettings, train
 
 MPIEXEC = find_mpiexec()
 HAVE_MPI = MPIEXEC is not None and importlib.util.find_spec("mpi4py") is not None
@@ -246,6 +246,7 @@ def test_nccl_allreduce_on_one_gpu():
 def standin_gpus(monkeypatch):
     """Two stand-in GPUs, whether code finds them through --device or through ``import cupy``."""
     import standin
+
     from scratchnet import backend
 
     standin.reset(device_count=2)

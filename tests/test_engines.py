@@ -147,7 +147,7 @@ def test_the_reference_convolution_holds_no_engine_machinery():
 
 
 CORE = ("layers", "kernels", "models", "fast", "backend.py", "towers.py", "optim.py", "step.py")
-TOOLING = ("cli", "commands", "train", "bench", "reproduce")
+TOOLING = ("cli", "commands", "train", "tools")
 
 
 def imported_modules(path: pathlib.Path) -> set[str]:

@@ -18,13 +18,13 @@ from pathlib import Path
 import numpy as np
 import pytest
 from PIL import Image
+from test_train import QUICK, quick_settings
 
 import scratchnet.evaluate
 import scratchnet.train
 from scratchnet.cli import main
 from scratchnet.data.synthetic import write_image_tree
 from scratchnet.train import Trainer, train
-from test_train import QUICK, quick_settings
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
 

@@ -17,12 +17,12 @@ import warnings
 
 import numpy as np
 import pytest
+from training_step import assert_placements, assert_same_run, batch, tiny, train_steps
 
 from scratchnet.backend import Device, device_of, get_array_module, parse_devices, to_host
 from scratchnet.layers import SoftmaxCrossEntropy
 from scratchnet.optim import SGD
 from scratchnet.step import train_step
-from training_step import assert_placements, assert_same_run, batch, tiny, train_steps
 
 cupy = pytest.importorskip("cupy", reason="CuPy is not installed (pip install \"scratchnet[gpu]\")",
                            exc_type=ImportError)

@@ -26,8 +26,8 @@ import pytest
 
 from scratchnet import cli
 from scratchnet.course.book import offline_mathjax
-from scratchnet.course.destination import check_destination
 from scratchnet.course.catalogue import find_lessons, lessons_folder
+from scratchnet.course.destination import check_destination
 
 SITE_LESSONS = "01,04"      # small ones, both with math and figures
 BROWSER_BUDGET_MS = 30_000  # virtual time for MathJax to typeset a long page

@@ -17,10 +17,10 @@ import numpy as np
 import pytest
 
 from scratchnet.cli import main
-from scratchnet.reproduce import EXPERIMENTS, QUICK, get_experiment, make_scale, run_experiment
-from scratchnet.reproduce.analysis import direction, first_crossing, verdict
-from scratchnet.reproduce.runs import PaddedTenCrop, fixed_sample
-from scratchnet.reproduce.scale import settings_for
+from scratchnet.tools.reproduce import EXPERIMENTS, QUICK, get_experiment, make_scale, run_experiment
+from scratchnet.tools.reproduce.analysis import direction, first_crossing, verdict
+from scratchnet.tools.reproduce.runs import PaddedTenCrop, fixed_sample
+from scratchnet.tools.reproduce.scale import settings_for
 
 VERDICTS = ("held", "reversed", "not resolved", "agrees (1 seed, noise not measured)",
             "disagrees (1 seed, noise not measured)")
@@ -170,11 +170,10 @@ def test_fixed_sample_does_not_depend_on_anything_but_its_seed():
 # --- relu-vs-tanh: the paper's Figure 1 with its four-layer net -------------------------------------------------
 
 from scratchnet.layers import SoftmaxCrossEntropy  # noqa: E402
-from scratchnet.reproduce import relu_tanh  # noqa: E402
-from scratchnet.reproduce.four_layer import FourLayerNet  # noqa: E402
-from scratchnet.reproduce.relu_tanh_analysis import analyse_sweep, speedups  # noqa: E402
-from scratchnet.reproduce.relu_tanh_run import RunSpec, train_to_target  # noqa: E402
-from scratchnet.reproduce.relu_tanh_sweep import SweepSettings, best_lr  # noqa: E402
+from scratchnet.tools.reproduce.four_layer import FourLayerNet  # noqa: E402
+from scratchnet.tools.reproduce.relu_tanh_analysis import analyse_sweep, speedups  # noqa: E402
+from scratchnet.tools.reproduce.relu_tanh_run import RunSpec, train_to_target  # noqa: E402
+from scratchnet.tools.reproduce.relu_tanh_sweep import SweepSettings, best_lr  # noqa: E402
 
 
 @pytest.mark.parametrize("activation", ["relu", "tanh"])
@@ -213,7 +212,7 @@ def test_four_layer_net_is_layers_18pct_shaped_and_both_nets_start_from_the_same
 
 @pytest.fixture(scope="module")
 def digits_images():
-    from scratchnet.reproduce.relu_tanh_data import load_training_images
+    from scratchnet.tools.reproduce.relu_tanh_data import load_training_images
 
     return load_training_images(None, 10, dataset="digits")
 
@@ -275,7 +274,8 @@ def test_cli_runs_the_sweep_and_writes_its_table_atomically(tmp_path, capsys):
                  "--max-epochs", "2", "--target", "0.7", "--out", str(tmp_path)])
     assert code == 0
     printed = capsys.readouterr().out
-    assert "[relu 1/3] lr 0.03, seed 0 (grid" in printed and "[tanh 3/3] lr" in printed and "fastest learning rate of the grid" in printed
+    assert "[relu 1/3] lr 0.03, seed 0 (grid" in printed and "[tanh 3/3] lr" in printed
+    assert "fastest learning rate of the grid" in printed
     folder = tmp_path / "relu-vs-tanh"
     assert sorted(p.name for p in folder.iterdir()) == ["plot.png", "table.json", "table.md"]  # no temp files left
     saved = json.loads((folder / "table.json").read_text())

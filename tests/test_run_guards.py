@@ -18,13 +18,13 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from test_train import QUICK, quick_settings
 
 from scratchnet.checkpoint import load_checkpoint, save_checkpoint
 from scratchnet.cli import build_parser, main
 from scratchnet.data.synthetic import write_image_tree
 from scratchnet.metrics import topk_correct
-from scratchnet.train import TrainingStopped, Trainer, train
-from test_train import QUICK, quick_settings
+from scratchnet.train import Trainer, TrainingStopped, train
 
 ENV = {**os.environ, "PYTHONUNBUFFERED": "1"}
 

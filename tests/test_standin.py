@@ -19,19 +19,19 @@ from collections import Counter
 
 import numpy as np
 import pytest
-
 import standin
 from cupy13_api import FUNCTIONS, NDARRAY_METHODS
+from training_step import BATCH, assert_placements, assert_same_run, batch, tiny, train_steps
+
 from scratchnet import backend
 from scratchnet.backend import Device, DeviceError, device_of, parse_devices, to_host
-from scratchnet.kernels import maxpool_forward
 from scratchnet.fast import FastLinear, FastReLU, Workspace
+from scratchnet.kernels import maxpool_forward
 from scratchnet.layers import Conv2D, SoftmaxCrossEntropy
 from scratchnet.models import alexnet, summarize
-from scratchnet.step import train_step
 from scratchnet.optim import SGD
+from scratchnet.step import train_step
 from scratchnet.towers import Exchange
-from training_step import BATCH, assert_placements, assert_same_run, batch, tiny, train_steps
 
 
 @pytest.fixture(autouse=True)

@@ -4,12 +4,12 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-
 import standin
+
 from scratchnet import backend
 from scratchnet.checkpoint import load_checkpoint
 from scratchnet.cli import main
-from scratchnet.train import TrainSettings, Trainer
+from scratchnet.train import Trainer, TrainSettings
 
 QUICK = ["--model", "tiny", "--dataset", "digits", "--limit-train", "200", "--val-size", "50",
          "--batch-size", "50", "--epochs", "2"]

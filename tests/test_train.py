@@ -8,14 +8,13 @@ import signal
 import subprocess
 import sys
 import time
-from pathlib import Path
 
 import numpy as np
 import pytest
 
 from scratchnet.checkpoint import load_checkpoint
 from scratchnet.cli import main
-from scratchnet.train import TrainingStopped, TrainSettings, Trainer, train
+from scratchnet.train import Trainer, TrainingStopped, TrainSettings, train
 
 # The tiny model on 400 of the bundled digits: a run of a few seconds.
 QUICK = ["--model", "tiny", "--dataset", "digits", "--limit-train", "400", "--val-size", "100",

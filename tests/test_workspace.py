@@ -6,8 +6,8 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from scratchnet.kernels import col2im, im2col, lrn_backward, lrn_forward, maxpool_backward, maxpool_forward
 from scratchnet.fast import FastConv2D, FastLayer, Workspace, fast_twin
+from scratchnet.kernels import col2im, im2col, lrn_backward, lrn_forward, maxpool_backward, maxpool_forward
 from scratchnet.layers import Conv2D, ReLU
 from scratchnet.models import alexnet
 

@@ -7,8 +7,8 @@ from __future__ import annotations
 
 
 def register(subparsers) -> None:
-    from ..bench.options import add_arguments
     from ..cli import HelpFormatter
+    from ..tools.bench.options import add_arguments
 
     parser = subparsers.add_parser(
         "bench", help="throughput, per-layer times and memory, side by side with PyTorch",
@@ -24,6 +24,6 @@ def register(subparsers) -> None:
 
 
 def run(args) -> int:
-    from ..bench.options import run_from_args
+    from ..tools.bench.options import run_from_args
 
     return run_from_args(args)

@@ -53,8 +53,8 @@ def load_trained(checkpoint_path, device: str):
     """(model, transforms, checkpoint) rebuilt from a checkpoint, on ``device``."""
     from ..backend import parse_devices
     from ..checkpoint import load_checkpoint
-    from ..models import AlexNetConfig, alexnet
     from ..data.transforms import Preprocessing
+    from ..models import AlexNetConfig, alexnet
     from ..pipeline import Transforms
 
     checkpoint = load_checkpoint(checkpoint_path)

@@ -18,9 +18,8 @@ def _floats(text: str) -> tuple:
 
 def register(subparsers) -> None:
     from ..cli import HelpFormatter
-    from ..reproduce import EXPERIMENTS, FULL, QUICK
-    from ..reproduce import relu_tanh
-    from ..reproduce.runner import DEFAULT_OUT, DEFAULT_RUNS
+    from ..tools.reproduce import EXPERIMENTS, FULL, QUICK, relu_tanh
+    from ..tools.reproduce.runner import DEFAULT_OUT, DEFAULT_RUNS
 
     figure1 = relu_tanh.FULL
     listing = "\n".join([f"  {relu_tanh.NAME:<13} {relu_tanh.TITLE} (paper: ~6x)"]
@@ -103,7 +102,7 @@ def scale_overrides(args) -> dict:
 
 
 def run_figure1(args, command: str) -> None:
-    from ..reproduce import relu_tanh
+    from ..tools.reproduce import relu_tanh
 
     settings = relu_tanh.settings_for(args.quick, lrs=args.lrs, seeds=getattr(args, "seeds", None),
                                       grid_seeds=args.grid_seeds, per_class=args.per_class,
@@ -115,7 +114,7 @@ def run_figure1(args, command: str) -> None:
 
 
 def run(args) -> int:
-    from ..reproduce import EXPERIMENTS, relu_tanh, run_experiment
+    from ..tools.reproduce import EXPERIMENTS, relu_tanh, run_experiment
 
     names = [relu_tanh.NAME, *EXPERIMENTS] if args.name == "all" else [args.name]
     for name in names:

@@ -43,13 +43,19 @@ from .dataset import DataError, Dataset
 from .digits import load_digits
 from .download import CIFAR10_SHA256, CIFAR10_URL, RELEASES, fetch_cifar10, fetch_imagenette
 from .idx import FASHION_MNIST_CLASSES, MNIST_CLASSES, load_idx_dataset
-from .load import (DATASET_NAMES, detect_format, find_default_cifar10, load_dataset,
-                   load_image_folder)
+from .load import DATASET_NAMES, detect_format, find_default_cifar10, load_dataset, load_image_folder
 from .loader import BatchLoader
 from .shards import ImageRows
 from .streaming import stream_image_folder
-from .transforms import (EvalTransform, Preprocessing, TrainTransform, average_crop_softmax,
-                         ten_crop, to_float_nchw, to_rgb)
+from .transforms import (
+                   EvalTransform,
+                   Preprocessing,
+                   TrainTransform,
+                   average_crop_softmax,
+                   ten_crop,
+                   to_float_nchw,
+                   to_rgb,
+)
 
 __all__ = [
     "CIFAR10_CLASSES", "load_cifar10_pickle", "load_cifar10_pickle_tarball",

@@ -13,10 +13,10 @@ import argparse
 import sys
 
 from ..cli import DefaultsHelpFormatter
-from .download import RELEASES, fetch_release
-from .dataset import DataError
-from .load import DATASET_NAMES, load_dataset
 from .cache import CACHE_ENV, default_data_dir
+from .dataset import DataError
+from .download import RELEASES, fetch_release
+from .load import DATASET_NAMES, load_dataset
 
 _Formatter = DefaultsHelpFormatter  # each default once, the empty ones ("None", "False") not at all
 

@@ -21,14 +21,13 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
+from .cache import default_data_dir
 from .cifar10_pickle import META_FILE, TEST_BATCH, TRAIN_BATCHES
 from .class_names import IMAGENETTE_NAMES
 from .dataset import DataError
-from .cache import default_data_dir
 
 CIFAR10_URL = "https://www.cs.toronto.edu/~kriz/cifar-10-python.tar.gz"
 CIFAR10_SHA256 = "6d958be074577803d12ecdefd02955f39262c83c16fe9348329d7fe0b5c001ce"
-CIFAR10_MD5 = "c58f30108f718f92721af3b95e74349a"      # as published on the CIFAR page
 CIFAR10_ARCHIVE = "cifar-10-python.tar.gz"
 CIFAR10_FOLDER = "cifar-10-batches-py"
 
@@ -92,7 +91,7 @@ def download_verified(url: str, known_hash: str, folder: Path, file_name: str,
     the server cannot be reached or answers with an error, and when the
     downloaded bytes do not have the expected hash (the partial file is deleted).
     """
-    import pooch                       # imported here: only downloads need it
+    import pooch  # imported here: only downloads need it
     import requests
 
     algorithm, _, digest = known_hash.partition(":")

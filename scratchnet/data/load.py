@@ -31,16 +31,21 @@ import os
 import tarfile
 from pathlib import Path, PurePosixPath
 
-from .cache import cached_decode
-from .cifar10_pickle import (CIFAR10_CLASSES, TEST_BATCH, TRAIN_BATCHES, find_batches_folder,
-                             load_cifar10_pickle, load_cifar10_pickle_tarball)
+from .cache import cached_decode, default_data_dir
+from .cifar10_pickle import (
+    CIFAR10_CLASSES,
+    TEST_BATCH,
+    TRAIN_BATCHES,
+    find_batches_folder,
+    load_cifar10_pickle,
+    load_cifar10_pickle_tarball,
+)
 from .dataset import DataError, Dataset
 from .digits import load_digits
 from .idx import has_idx_files, load_idx_dataset
+from .image_decode import PAPER_SIZE
 from .image_folder import decode_image_folder
 from .image_tarball import decode_image_tarball, is_tarball_name, tarball_stem
-from .image_decode import PAPER_SIZE
-from .cache import default_data_dir
 from .transforms.layout import resize_images
 
 DATASET_NAMES = ("auto", "cifar10", "digits", "mnist", "fashion-mnist", "imagefolder")

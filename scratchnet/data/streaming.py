@@ -47,6 +47,7 @@ import numpy as np
 
 from ..files import atomic_write, atomic_write_text
 from ..progress import BYTES, NoProgress, Progress
+from . import shards
 from .cache import default_cache_dir, notify, source_fingerprint
 from .class_names import display_name
 from .dataset import DataError, Dataset
@@ -54,7 +55,6 @@ from .image_decode import PAPER_SIZE, ImageDecodeError, decode_image, is_image_n
 from .image_folder import checked_root, count_files, folder_events, list_image_tree
 from .image_tarball import checked_tarball, split_member_path, tarball_events, tarball_stem
 from .image_tree import TRAIN_SPLIT, ImageTreeBuilder, feed
-from . import shards
 from .shards import ImageRows, ShardedImages, ShardWriter, shard_name
 from .transforms import Preprocessing
 from .transforms.layout import resize_images

@@ -11,8 +11,21 @@ cell that calls it always runs. Reference solutions live apart, in
 
 from __future__ import annotations
 
-from . import (activations, augmentation, convolution, dropout, initialisation, looking_inside, lrn, pooling,
-               sgd, softmax, tour, towers)
+# Imported for their effect: each module registers its lesson's exercises in EXERCISES.
+from . import (  # noqa: F401
+    activations,
+    augmentation,
+    convolution,
+    dropout,
+    initialisation,
+    looking_inside,
+    lrn,
+    pooling,
+    sgd,
+    softmax,
+    tour,
+    towers,
+)
 from .core import EXERCISES, Case, CheckResult, Exercise, Mistake, check
 
 __all__ = ["EXERCISES", "Case", "CheckResult", "Exercise", "Mistake", "check", "exercises_of"]

@@ -15,8 +15,6 @@ Backward (derived in lessons/04): with t_j = db_j * b_j / scale_j,
 
 from __future__ import annotations
 
-from ..backend import get_array_module
-
 
 def channel_window_sum(values, size: int):
     """sum_{j in window(i)} values[:, j] for each channel i of (N, C, H, W).
@@ -24,7 +22,6 @@ def channel_window_sum(values, size: int):
     ``size`` shifted adds, never a running sum with subtraction (which drifts
     negative in float32 and turns LRN into NaN).
     """
-    xp = get_array_module(values)
     half = size // 2
     channels = values.shape[1]
     total = values.copy()
@@ -38,7 +35,6 @@ def channel_window_sum(values, size: int):
 
 def lrn_forward(x, size: int, alpha: float, beta: float, k: float):
     """x (N, C, H, W) -> (y, scale), both (N, C, H, W)."""
-    xp = get_array_module(x)
     scale = channel_window_sum(x * x, size)
     scale *= alpha
     scale += k

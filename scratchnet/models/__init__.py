@@ -2,6 +2,6 @@
 
 from .alexnet import AlexNet, alexnet, convert_state
 from .config import CONFIGS, AlexNetConfig, make_config
-from .summary import summarize, format_summary
+from .summary import format_summary, summarize
 
 __all__ = ["AlexNet", "alexnet", "convert_state", "AlexNetConfig", "CONFIGS", "make_config", "summarize", "format_summary"]

@@ -35,7 +35,6 @@ from __future__ import annotations
 import dataclasses
 from dataclasses import dataclass
 
-
 # Weight initialisations (``--init``):
 INITS = {
     "paper": "the paper's N(0, 0.01) weights, biases 1 in conv2, conv4, conv5, fc6, fc7 (stalls: lesson 12)",

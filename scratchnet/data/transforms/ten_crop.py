@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from ...backend import get_array_module
 from .crops import CropSize, crop_shape
 
 TEN = 10
@@ -27,15 +28,15 @@ def ten_crop(x: np.ndarray, crop: CropSize) -> np.ndarray:
     crop_h, crop_w = crop_shape(height, width, crop)
     bottom, right = height - crop_h, width - crop_w
     origins = [(0, 0), (0, right), (bottom, 0), (bottom, right), (bottom // 2, right // 2)]
-    five = np.stack([x[:, t:t + crop_h, l:l + crop_w, :] for t, l in origins], axis=1)
+    five = np.stack([x[:, top:top + crop_h, left:left + crop_w, :] for top, left in origins], axis=1)
     mirrored = five[:, :, :, ::-1, :]
     return np.concatenate([five, mirrored], axis=1)
 
 
 def softmax(logits: np.ndarray) -> np.ndarray:
-    """Row-wise softmax over the last axis, shifted by the row max so exp never overflows."""
+    """Row-wise softmax over the last axis, shifted by the row max so exp never overflows (NumPy or CuPy)."""
     shifted = logits - logits.max(axis=-1, keepdims=True)
-    exp = np.exp(shifted)
+    exp = get_array_module(logits).exp(shifted)
     return exp / exp.sum(axis=-1, keepdims=True)
 
 

@@ -8,7 +8,7 @@ import os
 import platform
 from pathlib import Path
 
-from ..files import finite_or_none
+from ...files import finite_or_none
 from . import analysis
 
 

@@ -12,7 +12,7 @@ from __future__ import annotations
 import dataclasses
 from dataclasses import dataclass, field
 
-from ..train import TrainSettings
+from ...train import TrainSettings
 from .experiments import Experiment, Variant, one_tower_half_kernels
 
 
@@ -44,7 +44,8 @@ class Scale:
 
 
 FULL = Scale(name="full", model="cifar", model_options={"conv_width": 0.5})
-QUICK = Scale(name="quick", model="tiny", dataset="auto", epochs=2, limit_train=400, val_size=100, test_size=300, train_eval_size=200, batch_size=50, log_every=2)
+QUICK = Scale(name="quick", model="tiny", dataset="auto", epochs=2, limit_train=400, val_size=100, test_size=300,
+              train_eval_size=200, batch_size=50, log_every=2)
 
 
 def make_scale(quick: bool, data: str | None, **overrides) -> Scale:

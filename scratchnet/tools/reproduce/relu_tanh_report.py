@@ -5,8 +5,8 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-from ..files import atomic_write, atomic_write_text, finite_or_none
-from ..viz import agg_figure
+from ...files import atomic_write, atomic_write_text, finite_or_none
+from ...viz import agg_figure
 from .relu_tanh_sweep import ACTIVATIONS
 
 LABELS = {"relu": "ReLU", "tanh": "tanh"}
@@ -73,7 +73,7 @@ def markdown(report: dict) -> str:
              "## The learning-rate grid", "", *grid_lines(report), "",
              "## Setup", "",
              f"- Net: {report['net']} ({report['num_params']:,} parameters), initial weights `{s['init']}` "
-             f"(the same draws for both nets); see `scratchnet/reproduce/four_layer.py`.",
+             f"(the same draws for both nets); see `scratchnet/tools/reproduce/four_layer.py`.",
              f"- Data: {report['data']}.",
              f"- Training: batch {s['batch_size']}, SGD momentum 0.9, constant learning rate, no weight decay, "
              f"no dropout, no augmentation; at most {s['max_epochs']:g} epochs a run; a grid run is pruned "

@@ -9,16 +9,18 @@ sweep trains on the same images.
 
 from __future__ import annotations
 
+import os
 from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 
-from ..data import EvalTransform, Preprocessing, find_default_cifar10, load_dataset
-from ..data.subset import balanced_subset
+from ...data import EvalTransform, Preprocessing, find_default_cifar10, load_dataset
+from ...data.subset import balanced_subset
 
 SUBSET_SEED = 20121203
-SHARED_CIFAR = Path(__file__).resolve().parents[3] / "shared" / "data" / "cifar10" / "cifar10-jpeg.tar.xz"
+# Where a CIFAR-10 copy outside the data folder is named (the same variable the real-data tests read).
+CIFAR_VARIABLE = "SCRATCHNET_CIFAR10_JPEG"
 
 
 @dataclass
@@ -29,11 +31,12 @@ class TrainingImages:
 
 
 def default_data() -> str | None:
-    """CIFAR-10 in the repo's data/ folder, else the shared copy beside the repo, else None (the digits)."""
+    """CIFAR-10 in the data folder, else the file ``$SCRATCHNET_CIFAR10_JPEG`` names, else None (the digits)."""
     found = find_default_cifar10()
     if found is not None:
         return str(found)
-    return str(SHARED_CIFAR) if SHARED_CIFAR.is_file() else None
+    named = os.environ.get(CIFAR_VARIABLE)
+    return named if named and Path(named).is_file() else None
 
 
 def load_training_images(data: str | None, per_class: int | None, *, dataset: str = "auto") -> TrainingImages:

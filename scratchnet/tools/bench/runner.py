@@ -36,7 +36,7 @@ from datetime import datetime, timezone
 
 import numpy as np
 
-from ..backend import numba_enabled
+from ...backend import numba_enabled
 from . import gemm
 from .contenders import ScratchNetContender, TorchContender, make_batch
 from .timing import SETTLE_S, abba, settled_seconds, stats
@@ -130,8 +130,8 @@ def machine_info(threads: dict, torch_ver: str | None) -> dict:
 
 
 def flops(model) -> dict:
-    from ..layers import Conv2D
-    from ..models import summarize
+    from ...layers import Conv2D
+    from ...models import summarize
 
     rows = summarize(model)
     macs = sum(r["macs"] for r in rows)
@@ -211,7 +211,7 @@ def _layer_table(profiles: dict) -> dict:
 def run_one(model_name: str, batch: int, *, repeats: int, warmup: int, layer_repeats: int, use_torch: bool,
             threads: int, peak_gflops: float, inference: bool, measure_memory: bool, towers: int | None,
             seed: int, settle: float, say, engine: str = "fast") -> dict:
-    from ..models import alexnet
+    from ...models import alexnet
 
     options = {} if towers is None else {"towers": towers}
     sn_model = alexnet(model_name, seed=seed, engine=engine, **options)
@@ -249,7 +249,7 @@ def run_one(model_name: str, batch: int, *, repeats: int, warmup: int, layer_rep
 
     mem = None
     if measure_memory:
-        from . import memory  # not at the top: ``python -m scratchnet.bench.memory`` must import it first
+        from . import memory  # not at the top: ``python -m scratchnet.tools.bench.memory`` must import it first
 
         mem = {}
         for name in names:

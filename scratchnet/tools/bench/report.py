@@ -6,7 +6,7 @@ import json
 import math
 from pathlib import Path
 
-from ..files import finite_or_none
+from ...files import finite_or_none
 
 LABELS = {"scratchnet": "ScratchNet", "torch": "PyTorch"}
 

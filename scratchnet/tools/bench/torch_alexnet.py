@@ -25,9 +25,9 @@ from __future__ import annotations
 import math
 from collections import OrderedDict
 
-from ..models import make_config
-from ..models.alexnet import PAPER_BIAS_ONE, PAPER_WEIGHT_STD
-from ..models.config import AlexNetConfig
+from ...models import make_config
+from ...models.alexnet import PAPER_BIAS_ONE, PAPER_WEIGHT_STD
+from ...models.config import AlexNetConfig
 
 
 def split_groups(config: AlexNetConfig) -> int:
@@ -46,7 +46,6 @@ def layer_names(config: AlexNetConfig) -> list[str]:
 
 def torch_alexnet(config: str | AlexNetConfig = "paper", seed: int = 0, **options):
     """An ``nn.Sequential`` equal to ``scratchnet.models.alexnet(config, **options)`` (float32, CPU)."""
-    import torch
     from torch import nn
 
     config = make_config(config, **options)
@@ -133,7 +132,7 @@ def load_scratchnet_weights(torch_model, scratchnet_model) -> None:
     """
     import torch
 
-    from ..models import convert_state
+    from ...models import convert_state
 
     state = scratchnet_model.state_dict()
     if scratchnet_model.config.towers == 2:

@@ -30,8 +30,8 @@ from __future__ import annotations
 
 import numpy as np
 
-from ..backend import DEFAULT_DTYPE
-from ..layers import Conv2D, Flatten, Linear, MaxPool, ReLU, Tanh
+from ...backend import DEFAULT_DTYPE
+from ...layers import Conv2D, Flatten, Linear, MaxPool, ReLU, Tanh
 
 ACTIVATIONS = {"relu": ReLU, "tanh": Tanh}
 CONV_KERNELS = (32, 32, 64)
@@ -62,8 +62,9 @@ class FourLayerNet:
             self.named_layers += [(f"conv{index}", conv), (f"act{index}", ACTIVATIONS[activation]()),
                                   (f"pool{index}", pool)]
             channels, size = kernels, pool.output_shape((1, kernels, size, size))[2]
-        self.named_layers += [("flatten", Flatten()), ("fc", Linear(channels * size * size, classes,
-                                                                      weight_std=std(channels * size * size), rng=rng, dtype=dtype))]
+        features = channels * size * size
+        fc = Linear(features, classes, weight_std=std(features), rng=rng, dtype=dtype)
+        self.named_layers += [("flatten", Flatten()), ("fc", fc)]
         self.params = {f"{name}.{key}": value for name, layer in self.named_layers
                        for key, value in layer.params.items()}
         self.grads = {f"{name}.{key}": value for name, layer in self.named_layers

@@ -151,7 +151,7 @@ def _dropout(experiment, records, seeds) -> dict:
     gap_diffs = [o - b for b, o in zip(gap[better.key], gap[other.key])]
     gap_held = verdict(gap_diffs, [metrics[2]["summary"][k]["spread"] for k in gap])
     gmean, gstd = mean_std(gap_diffs)
-    overfit = {"claim": f"without dropout the net overfits more (larger test-train gap)",
+    overfit = {"claim": "without dropout the net overfits more (larger test-train gap)",
                "paper": "substantial overfitting without dropout (no number given)",
                "measured": (f"gap {metrics[2]['summary'][other.key]['mean']:.2f} points without vs "
                             f"{metrics[2]['summary'][better.key]['mean']:.2f} with dropout "

@@ -1,6 +1,6 @@
 """The benchmark: ScratchNet's AlexNet raced against the same network in PyTorch.
 
-    from scratchnet.bench import run_benchmark, format_report, write_json
+    from scratchnet.tools.bench import run_benchmark, format_report, write_json
     result = run_benchmark([("paper", 32)], repeats=5)
     print(format_report(result)); write_json(result, "bench.json")
 

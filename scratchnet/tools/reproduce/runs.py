@@ -25,10 +25,10 @@ from types import SimpleNamespace
 
 import numpy as np
 
-from ..data.transforms.layout import nhwc_to_nchw
-from ..data.transforms.ten_crop import ten_crop
-from ..evaluate import evaluate
-from ..train import Trainer, TrainSettings
+from ...data.transforms.layout import nhwc_to_nchw
+from ...data.transforms.ten_crop import ten_crop
+from ...evaluate import evaluate
+from ...train import Trainer, TrainSettings
 
 RECORD_NAME = "reproduce.json"
 RECORD_FORMAT = "scratchnet-reproduce-run-1"
@@ -36,7 +36,8 @@ RECORD_FORMAT = "scratchnet-reproduce-run-1"
 TEST_SAMPLE_SEED = 20121203
 TRAIN_SAMPLE_SEED = 20121204
 TEN_CROP_PAD = 4
-INCIDENTAL = ("out", "log_every", "device", "concurrent_towers")
+# Settings that change how a run goes, not what it computes: left out of the run's identity.
+INCIDENTAL = ("out", "log_every", "device", "concurrent_towers", "engine", "loader_workers", "data_mode")
 
 
 class ThresholdReached(Exception):
@@ -167,8 +168,8 @@ def _subset_test(pipeline, test_size) -> None:
 
 def _rebuild(run_dir: Path, settings: TrainSettings, test_size):
     """(model, pipeline) of a finished run, from its checkpoint, for extras asked after it trained."""
-    from ..commands.evaluate import load_trained
-    from ..pipeline import build_pipeline
+    from ...commands.evaluate import load_trained
+    from ...pipeline import build_pipeline
 
     model, transforms, _ = load_trained(run_dir, settings.device)
     pipeline = build_pipeline(settings, model.config, print_fn=lambda *a: None, stats=transforms.stats)

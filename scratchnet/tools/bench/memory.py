@@ -25,7 +25,7 @@ framework is never imported):
 
 Where clear_refs cannot be written, step 3 falls back to the process's
 ``ru_maxrss`` and says so in ``method``. Run as
-``python -m scratchnet.bench.memory FRAMEWORK MODEL BATCH [--threads N] [--towers T] [--engine E]``;
+``python -m scratchnet.tools.bench.memory FRAMEWORK MODEL BATCH [--threads N] [--towers T] [--engine E]``;
 it prints one JSON line.
 """
 
@@ -81,7 +81,7 @@ def measure_in_this_process(framework: str, model: str, batch: int, threads: int
 
     limits = same_threads(threads, use_torch=framework == "torch")
     limits.__enter__()
-    from ..models import make_config
+    from ...models import make_config
     from .contenders import ScratchNetContender, TorchContender, make_batch
 
     options = {} if towers is None else {"towers": towers}
@@ -120,7 +120,7 @@ def measure_in_this_process(framework: str, model: str, batch: int, threads: int
 def measure(framework: str, model: str, batch: int, threads: int, towers: int | None = None,
             timeout: float = 900, engine: str = "fast") -> dict:
     """Run ``measure_in_this_process`` in a fresh Python process; its dict, or {"error": ...}."""
-    command = [sys.executable, "-m", "scratchnet.bench.memory", framework, model, str(batch), "--threads", str(threads)]
+    command = [sys.executable, "-m", "scratchnet.tools.bench.memory", framework, model, str(batch), "--threads", str(threads)]
     if towers is not None:
         command += ["--towers", str(towers)]
     command += ["--engine", engine]
@@ -136,7 +136,7 @@ def measure(framework: str, model: str, batch: int, threads: int, towers: int | 
 
 
 def main(argv=None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m scratchnet.bench.memory",
+    parser = argparse.ArgumentParser(prog="python -m scratchnet.tools.bench.memory",
                                      description="Peak memory of one training step in this (fresh) process.")
     parser.add_argument("framework", choices=("scratchnet", "torch"))
     parser.add_argument("model")

@@ -33,7 +33,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from ..step import train_step
+from ...step import train_step
 from .timing import LayerTimes, clock, scratchnet_layer_timers
 
 LR = 0.01
@@ -58,9 +58,9 @@ class ScratchNetContender:
     name, label = "scratchnet", "ScratchNet"
 
     def __init__(self, config, x, labels, seed: int = 0, model=None, engine: str = "fast"):
-        from ..layers import SoftmaxCrossEntropy
-        from ..models import alexnet
-        from ..optim import SGD
+        from ...layers import SoftmaxCrossEntropy
+        from ...models import alexnet
+        from ...optim import SGD
 
         self.model = model if model is not None else alexnet(config, seed=seed, engine=engine)
         self.criterion = SoftmaxCrossEntropy()

@@ -20,13 +20,6 @@ from contextlib import contextmanager
 clock = time.perf_counter
 
 
-def timed(function, *args, **kwargs) -> tuple[float, object]:
-    """(seconds, result) of one call."""
-    start = clock()
-    result = function(*args, **kwargs)
-    return clock() - start, result
-
-
 # Idle OpenBLAS and OpenMP worker threads spin for a while after their work; on
 # few cores they would steal the next timing's time, so each timing waits first.
 SETTLE_S = 0.2
@@ -101,7 +94,7 @@ def scratchnet_layer_timers(model, times: LayerTimes):
     'exchange>conv3' (the concatenation that feeds conv3). A timer costs
     about a microsecond, against milliseconds for the cheapest layer.
     """
-    from ..towers import Exchange, TowerStage
+    from ...towers import Exchange, TowerStage
 
     wrapped = []
 

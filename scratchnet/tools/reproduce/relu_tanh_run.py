@@ -24,8 +24,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from ..layers import SoftmaxCrossEntropy
-from ..optim import SGD
+from ...layers import SoftmaxCrossEntropy
+from ...optim import SGD
 from .four_layer import FourLayerNet
 
 

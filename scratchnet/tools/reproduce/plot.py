@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from ..viz import agg_figure
+from ...viz import agg_figure
 
 LINESTYLES = ("-", "--", ":", "-.")
 
