@@ -8,6 +8,7 @@ import numpy as np
 import pytest
 
 from scratchnet.backend import to_host
+from scratchnet.checkpoint import load_checkpoint
 from scratchnet.cli import main
 from scratchnet.data.subset import balanced_subset
 from scratchnet.diagnose import first_steps, scale_table
@@ -123,3 +124,8 @@ def test_inspect_writes_the_figures_and_measurements(tmp_path, capsys):
     assert shares["chance"] == pytest.approx(0.1)
     for name in ("conv1.png", "neighbours.png"):
         assert (run / name).read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    saved = np.load(run / "conv1.npz")
+    towers = conv1_by_tower(load_checkpoint(run)["model"])
+    assert sorted(saved.files) == ["tower1", "tower2"]
+    for t, weights in enumerate(towers):
+        np.testing.assert_array_equal(saved[f"tower{t + 1}"], weights.astype(np.float32))

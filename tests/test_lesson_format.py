@@ -58,3 +58,14 @@ def test_importing_and_using_scratchnet_viz_keeps_the_backend(tmp_path):
     env = dict(os.environ, MPLBACKEND="svg")
     subprocess.run([sys.executable, "-c", script], check=True, env=env, timeout=120)
     assert (tmp_path / "curves.png").stat().st_size > 0
+
+
+def test_every_lesson_opens_with_its_number_in_one_form():
+    """'# Lesson 4 — Title': the number as in the file name without its leading zero, an em dash, the title."""
+    wrong = {}
+    for notebook in NOTEBOOKS:
+        cells = json.loads(notebook.read_text(encoding="utf-8"))["cells"]
+        first = "".join(cells[0]["source"]).splitlines()[0]
+        if not re.fullmatch(rf"# Lesson {int(notebook.name[:2])} — \S.*", first):
+            wrong[notebook.name] = first
+    assert not wrong, f"first headings not in the form '# Lesson N — Title': {wrong}"

@@ -16,7 +16,7 @@ def register(subparsers) -> None:
         description="Draw a trained run's conv1 kernels tower by tower (the paper's Figure 3) with each tower's "
                     "colourfulness, and the nearest training images of test images in fc7 space against "
                     "nearest by pixels (Figure 4), with how often the neighbours share the test image's class. "
-                    "Writes conv1.png, neighbours.png and inside.json into --out.")
+                    "Writes conv1.png, conv1.npz (the kernels), neighbours.png and inside.json into --out.")
     parser.add_argument("checkpoint", metavar="RUN", help="run folder or its checkpoint.npz")
     parser.add_argument("--out", metavar="DIR", default=None, help="where the figures go (default: the run folder)")
     parser.add_argument("--queries-per-class", type=int, default=20,
@@ -28,7 +28,7 @@ def register(subparsers) -> None:
 
 
 def run(args) -> int:
-    from ..files import atomic_write_text, json_text
+    from ..files import atomic_write, atomic_write_text, json_text
     from ..inside import colourfulness, conv1_by_tower
 
     if min(args.queries_per_class, args.pool_per_class) < 1:
@@ -41,6 +41,9 @@ def run(args) -> int:
     out.mkdir(parents=True, exist_ok=True)
     towers = conv1_by_tower(checkpoint["model"])
     kappa = [colourfulness(w) for w in towers]
+    # The kernels themselves, small enough to keep beside the figure (lesson 11 draws them from this file).
+    atomic_write(out / "conv1.npz", lambda file: np.savez(
+        file, **{f"tower{t + 1}": np.asarray(w, dtype=np.float32) for t, w in enumerate(towers)}))
     meta = checkpoint["meta"]
     draw_conv1(towers, kappa, out / "conv1.png",
                title=f"{meta['model_config']['name']} on {meta.get('dataset', '?').split(' from ')[0]}")
@@ -57,7 +60,7 @@ def run(args) -> int:
     print(f"5 nearest training images sharing the test image's class: fc7 {shares['fc7_same_class']:.1%}, "
           f"pixels {shares['pixels_same_class']:.1%} (chance {shares['chance']:.1%}; {shares['queries']} test "
           f"images, a pool of {shares['pool']:,})")
-    print(f"wrote {out / 'conv1.png'}, {out / 'neighbours.png'} and {out / 'inside.json'}")
+    print(f"wrote {out / 'conv1.png'}, {out / 'conv1.npz'}, {out / 'neighbours.png'} and {out / 'inside.json'}")
     return 0
 
 

@@ -10,7 +10,8 @@ from pathlib import Path
 import scratchnet
 
 LESSON_FILE = re.compile(r"^(\d{2})_[a-z0-9_]+\.ipynb$")
-# A lesson's first heading: "# Lesson 4 — Local response normalisation (LRN)" or "# Lesson 06 · Dropout".
+# A lesson's first heading: "# Lesson 4 — Local response normalisation (LRN)" (tests/test_lesson_format.py holds every
+# lesson to that form; the pattern also reads a plain "# Title").
 HEADING = re.compile(r"^#\s+(?:Lesson\s+\d+\s*[—·:-]\s*)?(?P<title>.+?)\s*$", re.MULTILINE)
 
 

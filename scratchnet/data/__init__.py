@@ -32,7 +32,7 @@ to "tench"), ``image_tree`` / ``image_folder`` / ``image_tarball``
 (the decoded-image cache and where data lives), ``streaming`` / ``shards``
 (decoded images on disk, read per batch), ``workers`` (worker processes),
 ``cifar10_pickle``, ``idx`` (MNIST), ``digits``, ``load`` (``load_dataset``),
-``download``, ``transforms/``, ``loader``, ``throughput``, ``cli``, and
+``download``, ``transforms/``, ``loader``, ``cli``, and
 ``synthetic`` (tiny sets written in each real on-disk format, for tests).
 """
 

@@ -1,6 +1,6 @@
 """How fast the loader alone delivers training images (no model attached).
 
-    python -m scratchnet.data.throughput PATH [--model paper] [--workers 0 1 2] [--batches 8]
+    python -m scratchnet.tools.loader_throughput PATH [--model paper] [--workers 0 1 2] [--batches 8]
 
 builds the training input a run of ``--model`` would get from the image set
 at PATH (the paper's: 227 crops of 256x256 images, flips, PCA colour; read
@@ -15,7 +15,7 @@ from __future__ import annotations
 import argparse
 import time
 
-from .loader import BatchLoader
+from ..data.loader import BatchLoader
 
 
 def images_per_second(loader: BatchLoader, epoch: int = 0, max_batches: int | None = None) -> float:
@@ -41,7 +41,7 @@ def main(argv: list[str] | None = None) -> None:
     from ..pipeline import build_pipeline
     from ..train import TrainSettings
 
-    parser = argparse.ArgumentParser(prog="python -m scratchnet.data.throughput", description=__doc__.split("\n")[0])
+    parser = argparse.ArgumentParser(prog="python -m scratchnet.tools.loader_throughput", description=__doc__.split("\n")[0])
     parser.add_argument("path", help="an image folder or tarball (or any --data that train takes)")
     parser.add_argument("--model", default="paper")
     parser.add_argument("--data-mode", default="stream", choices=["auto", "memory", "stream"])
