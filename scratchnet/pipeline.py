@@ -223,7 +223,7 @@ def build_pipeline(settings, config, print_fn=print, stats: Preprocessing | None
     return DataPipeline(
         name=dataset.name, description=f"{dataset.name} from {dataset.source}: {len(train_idx):,} training, "
                                         f"{val_size:,} validation, {len(test_x):,} test images"
-                                        + (f"; batches made by {workers} loader processes"
+                                        + (f"; batches made by {workers} loader process{'es' if workers > 1 else ''}"
                                            if workers and not isinstance(train_x, np.ndarray) else ""),
         fallback=fallback, classes=list(dataset.classes), class_names=list(dataset.class_names),
         transforms=transforms,

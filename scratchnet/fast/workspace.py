@@ -28,9 +28,8 @@ from ..backend import get_array_module
 # Columns of a chunk of images take at most this many bytes (at least one
 # image per chunk): one to a few images at AlexNet's sizes. Chunks this small
 # keep the columns in the caches between im2col and the GEMM that reads
-# them; on this project's 2-core machine they trained the paper's model at
-# batch 128 a little faster than 32 MB chunks or the whole batch did, and
-# CIFAR-10's model 1.1x faster (benchmarks/README.md).
+# them (benchmarks/chunks.py measures chunk sizes; benchmarks/README.md
+# has the figures).
 CHUNK_BYTES = 4 << 20
 
 

@@ -56,7 +56,7 @@ def main(argv: list[str] | None = None) -> None:
     for workers in args.workers:
         loader.workers = workers
         rate = images_per_second(loader, 0, args.batches)
-        print(f"{args.model} training input, batch {args.batch_size}, {workers} loader processes: "
+        print(f"{args.model} training input, batch {args.batch_size}, {workers} loader process{'' if workers == 1 else 'es'}: "
               f"{rate:,.0f} images/s")
 
 
