@@ -94,8 +94,9 @@ def neighbours(model, transforms, checkpoint, args, path: Path) -> dict:
     loader = pipeline.train_loader
     pool_idx = balanced_subset(loader.y, args.pool_per_class, seed=1)
     query_idx = balanced_subset(pipeline.test_labels, args.queries_per_class, seed=2)
-    pool_x, pool_y = loader.x[pool_idx], loader.y[pool_idx]
-    query_x, query_y = pipeline.test_images[query_idx], pipeline.test_labels[query_idx]
+    # np.asarray reads a streamed set's chosen rows from its shards (and leaves an in-memory array as it is).
+    pool_x, pool_y = np.asarray(loader.x[pool_idx]), np.asarray(loader.y[pool_idx])
+    query_x, query_y = np.asarray(pipeline.test_images[query_idx]), np.asarray(pipeline.test_labels[query_idx])
     bar = Progress("fc7 features", len(pool_x) + len(query_x))
     pool = fc7_features(model, transforms.eval, pool_x, progress=lambda done: bar.update(done - bar.done))
     queries = fc7_features(model, transforms.eval, query_x,
