@@ -298,3 +298,14 @@ def test_train_settings_carry_the_new_fields_through_a_checkpoint(tmp_path):
 
     saved = load_checkpoint(tmp_path / "run")["meta"]["settings"]
     assert saved["loader_workers"] == 0 and saved["data_mode"] == "memory"
+
+
+def test_inspect_reads_a_streamed_run(tmp_path, photos, monkeypatch):
+    """Figure 4's pool and queries are read from the shards (np.asarray), not used as in-memory arrays."""
+    monkeypatch.setenv("SCRATCHNET_CACHE", str(tmp_path / "cache"))
+    run = tmp_path / "run"
+    assert main(["train", "--model", "tiny", "--data", str(photos), "--data-mode", "stream", "--loader-workers", "0",
+                 "--epochs", "1", "--batch-size", "16", "--val-size", "24", "--out", str(run)]) == 0
+    assert main(["inspect", str(run), "--queries-per-class", "2", "--pool-per-class", "4"]) == 0
+    shares = json.loads((run / "inside.json").read_text())["neighbours"]
+    assert shares["queries"] == 8 and shares["pool"] == 16

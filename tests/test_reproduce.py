@@ -306,3 +306,18 @@ def test_cli_refuses_learning_rates_that_are_not_numbers(capsys):
     with pytest.raises(SystemExit):
         main(["reproduce", "relu-vs-tanh", "--lrs", "fast"])
     assert "comma-separated numbers" in capsys.readouterr().err
+
+
+def test_figure1_data_is_the_data_folder_or_the_named_file_never_a_guess(tmp_path, monkeypatch):
+    from scratchnet.tools.reproduce import relu_tanh_data
+
+    monkeypatch.setattr(relu_tanh_data, "find_default_cifar10", lambda: None)   # no CIFAR-10 in data/
+    named = tmp_path / "cifar10-jpeg.tar.xz"
+    monkeypatch.setenv(relu_tanh_data.CIFAR_VARIABLE, str(named))
+    assert relu_tanh_data.default_data() is None                  # named, but not there: the digits
+    named.write_bytes(b"")
+    assert relu_tanh_data.default_data() == str(named)
+    monkeypatch.delenv(relu_tanh_data.CIFAR_VARIABLE)
+    assert relu_tanh_data.default_data() is None
+    monkeypatch.setattr(relu_tanh_data, "find_default_cifar10", lambda: tmp_path / "in-data")
+    assert relu_tanh_data.default_data() == str(tmp_path / "in-data")
