@@ -12,6 +12,11 @@ Atomic: written to a temporary file in the same folder, flushed and
 fsync'ed, then renamed over the old one, so a crash or Ctrl-C mid-write
 leaves the previous checkpoint intact (``files.atomic_write``).
 
+An exported network (``export_network``, ``scratchnet export``) is the same
+layout without velocity/ and with float16 weights, marked by meta.json's
+``exported``: half the size or less, enough to evaluate and predict (the
+weights are cast back to float32 on load), not to resume.
+
 Read back, a checkpoint is checked before anything uses it: a file that is
 empty, not an archive or damaged, a meta.json without the keys every
 checkpoint has had since the first format (``REQUIRED_META``), or missing
@@ -22,6 +27,7 @@ that checkpoints of earlier runs still load and resume.
 
 from __future__ import annotations
 
+import hashlib
 import json
 import zipfile
 from pathlib import Path
@@ -70,6 +76,9 @@ def load_checkpoint(path: str | Path) -> dict:
     path = resolve_checkpoint(path)
     loaded = _read_archive(path)
     _check_complete(loaded, path)
+    # An exported network's float16 weights: every reader computes in float32.
+    loaded["model"] = {name: value.astype(np.float32) if value.dtype == np.float16 else value
+                       for name, value in loaded["model"].items()}
     return loaded
 
 
@@ -112,3 +121,31 @@ def _check_complete(loaded: dict, path: Path) -> None:
         missing.append("model/ (the weights)")
     if missing:
         raise CheckpointError(f"{path} is an incomplete checkpoint: it lacks {', '.join(missing)}")
+
+
+def export_network(checkpoint_path: str | Path, out: str | Path) -> dict:
+    """Write ``checkpoint_path``'s weights to ``out`` as float16, without optimiser state.
+
+    Returns {"path", "bytes", "sha256", "parameters"}. The training
+    statistics (mean image, channel mean and std) stay float32: they are
+    small, and the mean image is subtracted from every input.
+    """
+    source = resolve_checkpoint(checkpoint_path)
+    loaded = load_checkpoint(source)
+    weights = {name: value.astype(np.float16) for name, value in loaded["model"].items()}
+    overflow = [name for name, value in weights.items() if not np.all(np.isfinite(value))]
+    if overflow:
+        raise ValueError(f"{source}: {', '.join(overflow[:3])} hold values float16 cannot represent "
+                         f"(beyond 65504, or NaN): the run has diverged, so there is nothing worth exporting")
+    meta = {**loaded["meta"], "exported": {"from": source.name, "weights": "float16"}}
+    path = save_checkpoint(out, model_state=weights, meta=meta, extra=loaded["extra"])
+    return {"path": path, "bytes": path.stat().st_size, "sha256": sha256_of(path),
+            "parameters": sum(int(value.size) for value in weights.values())}
+
+
+def sha256_of(path: str | Path) -> str:
+    digest = hashlib.sha256()
+    with open(path, "rb") as file:
+        for block in iter(lambda: file.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()

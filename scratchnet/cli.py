@@ -21,6 +21,7 @@ COMMAND_MODULES = [
     "scratchnet.commands.summary",
     "scratchnet.commands.train",
     "scratchnet.commands.evaluate",
+    "scratchnet.commands.export",
     "scratchnet.commands.inspect",
     "scratchnet.data.cli",
     "scratchnet.commands.reproduce",

@@ -248,6 +248,9 @@ class Trainer:
     # -- resume ----------------------------------------------------------------
 
     def _settings_for_resume(self, settings: TrainSettings, checkpoint: dict, resume) -> TrainSettings:
+        if checkpoint["meta"].get("exported"):
+            raise ValueError(f"{resume} is an exported network (float16 weights, no optimiser state): it can be "
+                             f"evaluated or used by predict, not resumed; resume the run folder it was exported from")
         saved = checkpoint["meta"]["settings"]
         # The run's identity comes from the checkpoint; only how long, where and how fast may change.
         merged = TrainSettings.from_dict({
