@@ -69,3 +69,13 @@ def test_every_lesson_opens_with_its_number_in_one_form():
         if not re.fullmatch(rf"# Lesson {int(notebook.name[:2])} — \S.*", first):
             wrong[notebook.name] = first
     assert not wrong, f"first headings not in the form '# Lesson N — Title': {wrong}"
+
+
+def test_every_cell_has_a_unique_id():
+    """nbformat 4.5 cells carry an id (nbformat warns without one, and plans to refuse)."""
+    lacking = {}
+    for notebook in NOTEBOOKS + sorted((LESSONS_DIR / "solutions").glob("*.ipynb")):
+        ids = [cell.get("id") for cell in json.loads(notebook.read_text(encoding="utf-8"))["cells"]]
+        if None in ids or len(set(ids)) != len(ids):
+            lacking[notebook.name] = sum(cell_id is None for cell_id in ids)
+    assert not lacking, f"cells without an id, or ids used twice (notebook: cells without one): {lacking}"
