@@ -1,6 +1,6 @@
 """``scratchnet bench``: ScratchNet's AlexNet raced against the same network in PyTorch.
 
-The engine is ``scratchnet.bench``; benchmarks/README.md explains the figures.
+The engine is ``scratchnet.tools.bench``; benchmarks/README.md explains the figures.
 """
 
 from __future__ import annotations
