@@ -31,6 +31,24 @@ def test_compiled_transforms_equal_the_reference(shape, pad, dtype):
     np.testing.assert_allclose(fast, winograd.winograd_output(M, n, oh, ow, np.empty((n, 3, oh, ow), dtype)),
                                rtol=1e-6, atol=1e-6)
     assert V.dtype == fast.dtype == dtype
+    dy = normal(2, (n, 3, oh, ow), dtype)
+    np.testing.assert_allclose(winograd_numba.winograd_output_grad(dy), winograd.winograd_output_grad(dy),
+                               rtol=1e-6, atol=1e-6)
+    assert winograd_numba.winograd_output_grad(dy).dtype == dtype
+
+
+@pytest.mark.parametrize("shape, pad", SHAPES)
+def test_the_gradient_transforms_are_the_adjoints(shape, pad):
+    """<output(M), dy> = <M, output_grad(dy)> and <weights(W), dU> = <W, weights_grad(dU)>: the transposes."""
+    n, _, h, w = shape
+    oh, ow = h + 2 * pad - 2, w + 2 * pad - 2
+    dM = winograd.winograd_output_grad(dy := normal(8, (n, 3, oh, ow)))
+    M = normal(9, dM.shape)
+    y = winograd.winograd_output(M, n, oh, ow, np.empty_like(dy))
+    np.testing.assert_allclose(np.vdot(y, dy), np.vdot(M, dM), rtol=1e-12)
+    W, dU = normal(10, (3, 2, 3, 3)), normal(11, (4, 4, 3, 2))
+    np.testing.assert_allclose(np.vdot(winograd.winograd_weights(W), dU),
+                               np.vdot(W, winograd.winograd_weights_grad(dU)), rtol=1e-12)
 
 
 # (in, out, pad, groups), input shape
@@ -41,8 +59,8 @@ CONVS = [((3, 4, 1, 1), (2, 3, 7, 6)), ((4, 6, 1, 2), (3, 4, 13, 13)), ((2, 3, 0
 @pytest.mark.parametrize("geometry, shape", CONVS)
 @pytest.mark.parametrize("dtype", [np.float64, np.float32])
 def test_conv2d_by_winograd_equals_im2col(geometry, shape, dtype, numba_switch):
-    """Forward y and backward dx by Winograd, against im2col's y and col2im's dx (dW is im2col's in both);
-    the transforms compiled or as their NumPy reference."""
+    """Forward y, backward dx and dW by Winograd, against im2col's y and dW and col2im's dx; the transforms
+    compiled or as their NumPy reference."""
     in_ch, out_ch, pad, groups = geometry
     x = normal(4, shape, dtype)
 
@@ -54,9 +72,9 @@ def test_conv2d_by_winograd_equals_im2col(geometry, shape, dtype, numba_switch):
         return conv, (y, dx, conv.grads["W"], conv.grads["b"])
 
     conv, by_winograd = run(winograd=True)
-    assert "winograd_in" in conv.workspace._storage  # the Winograd path ran
+    assert {"winograd_in", "winograd_dU"} <= set(conv.workspace._storage)  # the Winograd paths ran
     conv, by_im2col = run(winograd=False)
-    assert "winograd_in" not in conv.workspace._storage
+    assert not {"winograd_in", "winograd_dU"} & set(conv.workspace._storage)
     tolerance = 1e-12 if dtype == np.float64 else 2e-5
     for name, a, b in zip(("y", "dx", "dW", "db"), by_winograd, by_im2col):
         np.testing.assert_allclose(a, b, rtol=tolerance, atol=tolerance, err_msg=name)
@@ -87,3 +105,28 @@ def test_reference_pipeline_is_the_convolution(shape, pad, monkeypatch):
     y = conv.forward(x, train=False)
     M = np.matmul(winograd.winograd_weights(conv.params["W"]), winograd.winograd_input(x, pad))
     np.testing.assert_allclose(winograd.winograd_output(M, n, *y.shape[2:], np.empty_like(y)), y, atol=1e-12)
+
+
+@pytest.mark.parametrize("shape, pad", SHAPES)
+def test_reference_weight_gradient_is_the_convolutions(shape, pad, monkeypatch):
+    """dM from dy, 16 GEMMs with V and G^T dU G, all reference code, equal Conv2D's dW by im2col (NumPy path)."""
+    monkeypatch.setenv("SCRATCHNET_NUMBA", "0")
+    conv = Conv2D(shape[1], 3, 3, 1, pad, rng=6, dtype=np.float64)
+    x = normal(7, shape)
+    dy = normal(8, conv.forward(x).shape)
+    conv.backward(dy)
+    dU = np.matmul(winograd.winograd_output_grad(dy), winograd.winograd_input(x, pad).transpose(0, 1, 3, 2))
+    np.testing.assert_allclose(winograd.winograd_weights_grad(dU), conv.grads["W"], atol=1e-12)
+
+
+def test_chunks_of_one_image_give_the_whole_batchs_results(monkeypatch, numba_switch):
+    """One image per chunk (a budget of 1 byte) gives y, dx and dW of the whole batch at once (dW sums)."""
+    x, results = normal(12, (3, 4, 7, 6)), {}
+    for budget in (1, 1 << 30):
+        monkeypatch.setattr("scratchnet.fast.conv.WINOGRAD_BYTES", budget)
+        conv = fast_twin(Conv2D(4, 6, 3, 1, 1, 2, rng=3, dtype=np.float64))
+        y = conv.forward(x).copy()
+        dx = conv.backward(normal(13, y.shape)).copy()
+        results[budget] = (y, dx, conv.grads["W"].copy())
+    for name, small, whole in zip(("y", "dx", "dW"), results[1], results[1 << 30]):
+        np.testing.assert_allclose(small, whole, rtol=1e-12, atol=1e-12, err_msg=name)

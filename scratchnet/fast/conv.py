@@ -8,12 +8,14 @@ hold them equal) with three changes:
   share (``workspace.py``); dW sums over the chunks. On a GPU the chunk is
   the whole batch (``Workspace.chunks``);
 - a 3x3, stride-1 convolution on the host (conv3-5 in AlexNet) computes y,
-  and dx, by Winograd's F(2x2, 3x3) instead (``winograd``, on by default):
-  0.44 of the multiply-adds (``kernels/winograd.py``). dx is then the
-  convolution of dy by W' (each group's W transposed and rotated by 180
-  degrees) with padding 2 - pad; dW is im2col's. Its transforms run
-  compiled, or as their NumPy reference with ``SCRATCHNET_NUMBA=0``: the
-  same algorithm either way;
+  dx and dW by Winograd's F(2x2, 3x3) instead (``winograd``, on by
+  default): 0.44 of the multiply-adds (``kernels/winograd.py``). dx is then
+  the convolution of dy by W' (each group's W transposed and rotated by 180
+  degrees) with padding 2 - pad; dW runs the forward's steps by their
+  adjoints. Its chunks are larger than im2col's (``WINOGRAD_BYTES``): its
+  GEMMs take a chunk's tiles as an axis. The transforms run compiled, or as
+  their NumPy reference with ``SCRATCHNET_NUMBA=0``: the same algorithm
+  either way;
 - dx goes into memory kept across steps, and a network's first layer, which
   has no use for dL/dx, skips it (``input_grad = False``).
 """
@@ -21,11 +23,19 @@ hold them equal) with three changes:
 from __future__ import annotations
 
 from ..backend import get_array_module, is_host_array
-from ..kernels import col2im, im2col, winograd_input, winograd_output, winograd_weights
+from ..kernels import (
+    col2im,
+    im2col,
+    winograd_input,
+    winograd_output,
+    winograd_output_grad,
+    winograd_weights,
+    winograd_weights_grad,
+)
 from ..kernels.winograd import tiles
 from ..layers import Conv2D
 from .layers import FastLayer
-from .workspace import Workspace
+from .workspace import WINOGRAD_BYTES, Workspace
 
 
 class FastConv2D(FastLayer, Conv2D):
@@ -44,7 +54,7 @@ class FastConv2D(FastLayer, Conv2D):
         y = xp.empty((n, f, oh, ow), dtype=x.dtype)
         self._x = x if train else None
         if self.winograd_applies(x):
-            return self._winograd(x, self.params["W"], self.pad, y, self._chunks(x), bias=self.params["b"])
+            return self._winograd(x, self.params["W"], self.pad, y, bias=self.params["b"])
         bias = self.params["b"][:, None]
         for start, stop in self._chunks(x):
             cols = self._im2col(x[start:stop])
@@ -61,14 +71,14 @@ class FastConv2D(FastLayer, Conv2D):
         xp = get_array_module(dy)
         self.grads["b"][...] = dy.sum(axis=(0, 2, 3))
         dx = self.dx_memory(x.shape, dy.dtype, xp) if self.input_grad else None
-        # dx by Winograd, after the loop, where it applies; by dcols and col2im inside it otherwise.
-        winograd_dx = self.input_grad and self.winograd_applies(dy)
-        chunks = self._chunks(x)
-        for chunk, (start, stop) in enumerate(chunks):
-            self._backward_chunk(x[start:stop], dy[start:stop], chunk > 0,
-                                 dx[start:stop] if self.input_grad and not winograd_dx else None)
-        if winograd_dx:
-            self._winograd(xp.ascontiguousarray(dy), self._flipped_weights(), 2 - self.pad, dx, chunks)
+        if self.winograd_applies(dy):
+            dy = xp.ascontiguousarray(dy)
+            self._winograd_weight_grad(x, dy)
+            if dx is not None:
+                self._winograd(dy, self._flipped_weights(), 2 - self.pad, dx)
+            return dx
+        for chunk, (start, stop) in enumerate(self._chunks(x)):
+            self._backward_chunk(x[start:stop], dy[start:stop], chunk > 0, None if dx is None else dx[start:stop])
         return dx
 
     def _backward_chunk(self, x, dy, accumulate: bool, dx) -> None:
@@ -99,16 +109,16 @@ class FastConv2D(FastLayer, Conv2D):
         """Winograd for a 3x3, stride-1 convolution on the host (on a GPU: one GEMM per group, fewer launches)."""
         return self.winograd and self.kernel == 3 and self.stride == 1 and self.pad <= 2 and is_host_array(x)
 
-    def _winograd(self, x, W, pad: int, out, chunks, bias=None):
+    def _winograd(self, x, W, pad: int, out, bias=None):
         """out = the stride-1 3x3 convolution of x by W (groups as self's), by Winograd's F(2x2, 3x3)
         (``kernels/winograd.py``): 16 GEMMs of (F/groups, C/groups) by (C/groups, tiles), 0.44 of im2col's
-        multiply-adds. The forward's x and W, or the backward's dy and flipped W, over the batch ``chunks``."""
+        multiply-adds. The forward's x and W, or the backward's dy and flipped W."""
         xp = get_array_module(x)
         n, f, oh, ow = out.shape
         c = x.shape[1]
         U = winograd_weights(W)  # (4, 4, F, C/groups)
         f_group, c_group = f // self.groups, c // self.groups
-        for start, stop in chunks:
+        for start, stop in self._winograd_chunks(n, c, f, oh, ow, x):
             V = winograd_input(x[start:stop], pad, out=self.workspace.array(
                 "winograd_in", (4, 4, c, (stop - start) * tiles(oh) * tiles(ow)), x.dtype, xp))
             M = self.workspace.array("winograd_out", (4, 4, f, V.shape[3]), x.dtype, xp)
@@ -122,12 +132,42 @@ class FastConv2D(FastLayer, Conv2D):
                 chunk += bias[:, None, None]
         return out
 
+    def _winograd_weight_grad(self, x, dy) -> None:
+        """grads["W"] by Winograd: dU[a, b] = dM[a, b] @ V[a, b]^T summed over the chunks, then dW = G^T dU G
+        (``kernels/winograd.py``); V from the saved input, dM from dy's tiles."""
+        xp = get_array_module(dy)
+        n, f, oh, ow = dy.shape
+        c = x.shape[1]
+        f_group, c_group = f // self.groups, c // self.groups
+        dU = xp.zeros((4, 4, f, c_group), dtype=dy.dtype)
+        for start, stop in self._winograd_chunks(n, c, f, oh, ow, dy):
+            size = (stop - start) * tiles(oh) * tiles(ow)
+            V = winograd_input(x[start:stop], self.pad,
+                               out=self.workspace.array("winograd_in", (4, 4, c, size), x.dtype, xp))
+            dM = winograd_output_grad(dy[start:stop],
+                                      out=self.workspace.array("winograd_out", (4, 4, f, size), dy.dtype, xp))
+            # dU^T = V dM^T: the long tile axis as the rows of a C-ordered operand, as in _backward_chunk.
+            part = self.workspace.array("winograd_dU", (c_group, f_group), dy.dtype, xp)
+            for a in range(4):
+                for b in range(4):
+                    for g in range(self.groups):
+                        rows, cols = slice(g * f_group, (g + 1) * f_group), slice(g * c_group, (g + 1) * c_group)
+                        xp.matmul(V[a, b, cols], dM[a, b, rows].T, out=part)
+                        dU[a, b, rows] += part.T
+        self.grads["W"][...] = winograd_weights_grad(dU)
+
     def _flipped_weights(self):
         """W' (C, F/groups, 3, 3) with dx = conv(dy, W', pad 2 - pad): each group's W transposed, rotated 180°."""
         W = self.params["W"]
         f_group = self.out_ch // self.groups
         return W.reshape(self.groups, f_group, -1, 3, 3).transpose(0, 2, 1, 3, 4)[..., ::-1, ::-1].reshape(
             self.in_ch, f_group, 3, 3)
+
+    def _winograd_chunks(self, n: int, c: int, f: int, oh: int, ow: int, x):
+        """Chunks whose transformed input and output (4 x 4 x (C + F) per tile) fit ``WINOGRAD_BYTES``:
+        larger than im2col's, as the GEMMs' tile axis (an inner axis for dW) needs to be long."""
+        bytes_per_image = 16 * (c + f) * tiles(oh) * tiles(ow) * x.dtype.itemsize
+        return self.workspace.chunks(n, bytes_per_image, get_array_module(x), budget=WINOGRAD_BYTES)
 
     def _chunks(self, x):
         _, _, oh, ow = self.output_shape(x.shape)

@@ -31,6 +31,11 @@ from ..backend import get_array_module
 # them (benchmarks/chunks.py measures chunk sizes; benchmarks/README.md
 # has the figures).
 CHUNK_BYTES = 4 << 20
+# Winograd's chunks: its transformed input and output of a chunk take at most
+# this many bytes. Its 16 GEMMs per chunk have the chunk's tiles as an axis
+# (the inner one, for dW): chunks of a few images make them many and small
+# (figures in benchmarks/README.md).
+WINOGRAD_BYTES = 64 << 20
 
 
 class Workspace:
@@ -61,8 +66,9 @@ class Workspace:
             self._storage[name] = storage
         return storage[:nbytes].view(dtype).reshape(shape)
 
-    def chunks(self, batch: int, bytes_per_image: int, xp=np):
-        """[start, stop) ranges covering ``batch`` images, each within ``chunk_bytes`` (one image at least).
+    def chunks(self, batch: int, bytes_per_image: int, xp=np, budget: int | None = None):
+        """[start, stop) ranges covering ``batch`` images, each within ``budget`` bytes (default
+        ``chunk_bytes``; one image at least).
 
         For device arrays (``xp`` is not NumPy) the budget is unlimited: one
         chunk, the whole batch. The chunks exist for the CPU's caches; on a
@@ -74,5 +80,5 @@ class Workspace:
         """
         if xp is not np:
             return [(0, batch)]
-        size = max(1, min(batch, self.chunk_bytes // max(bytes_per_image, 1)))
+        size = max(1, min(batch, (budget or self.chunk_bytes) // max(bytes_per_image, 1)))
         return [(start, min(start + size, batch)) for start in range(0, batch, size)]

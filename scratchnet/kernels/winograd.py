@@ -17,6 +17,15 @@ one per position (a, b) of the 4x4 transformed tile:
 
 16 GEMMs of F x C x (N tiles) against im2col's one of F x 9C x (N OH OW):
 (4 x 4) / (9 x 2 x 2) = 0.44 of the multiplies when OH, OW are even.
+
+The weight gradient runs the three steps backwards, each by its adjoint
+(the transpose of a linear map):
+
+    dM[a, b]  = (A dy_tile A^T)[a, b]  (F, N * tiles)  dy's 2x2 tiles, 4x4 each
+    dU[a, b]  = dM[a, b] @ V[a, b]^T   (F, C)          summed over the tiles
+    dW        = G^T dU G               (F, C, 3, 3)
+
+the same 0.44 of im2col's multiply-adds for dL/dW.
 """
 
 from __future__ import annotations
@@ -83,3 +92,29 @@ def winograd_output(M, n: int, oh: int, ow: int, out):
             full[:, :, p::2, q::2] = _sandwich(A_T[p], A_T[q], m).transpose(1, 0, 2, 3)
     out[...] = full[:, :, :oh, :ow]
     return out
+
+
+def winograd_output_grad(dy, out=None):
+    """dy (N, F, OH, OW) -> dM (4, 4, F, N * th * tw): the adjoint of ``winograd_output``, A dy_tile A^T
+    for every 2x2 tile of dy (zero where a tile overhangs OH x OW)."""
+    xp = get_array_module(dy)
+    n, f, oh, ow = dy.shape
+    th, tw = tiles(oh), tiles(ow)
+    full = xp.zeros((n, f, 2 * th, 2 * tw), dtype=dy.dtype)
+    full[:, :, :oh, :ow] = dy
+    # e[p][q]: element (p, q) of every tile, shape (N, F, th, tw).
+    e = [[full[:, :, p::2, q::2] for q in range(2)] for p in range(2)]
+    if out is None:
+        out = xp.empty((4, 4, f, n * th * tw), dtype=dy.dtype)
+    dM = out.reshape(4, 4, f, n, th, tw)
+    for a in range(4):
+        for b in range(4):
+            dM[a, b] = _sandwich(A_T[:, a], A_T[:, b], e).transpose(1, 0, 2, 3)
+    return out
+
+
+def winograd_weights_grad(dU):
+    """dU (4, 4, F, C) -> dW (F, C, 3, 3): the adjoint of ``winograd_weights``, G^T dU G."""
+    xp = get_array_module(dU)
+    g = xp.asarray(G, dtype=dU.dtype)
+    return xp.einsum("ai,abfc,bj->fcij", g, dU, g)

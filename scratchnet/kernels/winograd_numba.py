@@ -8,7 +8,8 @@ its 16 strided passes over a padded copy of the batch:
   2 ty .. 2 ty + 3, every column: a loop LLVM vectorises), then B along the
   strip, so that each of the 16 rows V[a, b, c] is written front to back;
 - the output transform runs in parallel over the (n, f) planes, tile by
-  tile, and drops the overhanging row and column.
+  tile, and drops the overhanging row and column; its adjoint (dy's tiles
+  for the weight gradient) runs the same way and reads zeros there.
 
 The matrices' 0 and +-1 entries are spelled as additions.
 """
@@ -90,6 +91,48 @@ def _transform_output(M, n, th, tw, y):
     return y
 
 
+@numba.njit(inline="always")
+def _a_(d0, d1):
+    """A applied to a column (d0, d1): A's rows are (1, 0), (1, 1), (1, -1), (0, -1)."""
+    return d0, d0 + d1, d0 - d1, -d1
+
+
+@numba.njit(parallel=True, cache=True)
+def _transform_output_grad(dy, th, tw, dM):
+    n, f, oh, ow = dy.shape
+    for nf in numba.prange(n * f):
+        b = nf // f
+        k = nf % f
+        for ty in range(th):
+            row = 2 * ty
+            for tx in range(tw):
+                col = 2 * tx
+                tile = (b * th + ty) * tw + tx
+                right, below = col + 1 < ow, row + 1 < oh
+                d00 = dy[b, k, row, col]
+                d01 = dy[b, k, row, col + 1] if right else 0.0
+                d10 = dy[b, k, row + 1, col] if below else 0.0
+                d11 = dy[b, k, row + 1, col + 1] if right and below else 0.0
+                # s = A d, one column q at a time; then dM = s A^T, one row a at a time.
+                s00, s10, s20, s30 = _a_(d00, d10)
+                s01, s11, s21, s31 = _a_(d01, d11)
+                _store_row(dM, 0, k, tile, s00, s01)
+                _store_row(dM, 1, k, tile, s10, s11)
+                _store_row(dM, 2, k, tile, s20, s21)
+                _store_row(dM, 3, k, tile, s30, s31)
+    return dM
+
+
+@numba.njit(inline="always")
+def _store_row(dM, a, k, tile, sa0, sa1):
+    """Row a of dM = s A^T for one tile: A applied to s's row (sa0, sa1)."""
+    m0, m1, m2, m3 = _a_(sa0, sa1)
+    dM[a, 0, k, tile] = m0
+    dM[a, 1, k, tile] = m1
+    dM[a, 2, k, tile] = m2
+    dM[a, 3, k, tile] = m3
+
+
 def winograd_input(x, pad: int, out=None):
     """x (N, C, H, W) -> V (4, 4, C, N * th * tw), tiles in (n, ty, tx) order."""
     n, c, h, w = x.shape
@@ -103,4 +146,13 @@ def winograd_output(M, n: int, oh: int, ow: int, out):
     """M (4, 4, F, N * th * tw) -> out (N, F, OH, OW), the tiles' 2x2 outputs cropped to OH x OW."""
     out = output_array(out, (n, M.shape[2], oh, ow), M.dtype, "winograd_output")
     _transform_output(M, n, tiles(oh), tiles(ow), out)
+    return out
+
+
+def winograd_output_grad(dy, out=None):
+    """dy (N, F, OH, OW) -> dM (4, 4, F, N * th * tw): A dy_tile A^T per tile, zero where a tile overhangs."""
+    n, f, oh, ow = dy.shape
+    th, tw = tiles(oh), tiles(ow)
+    out = output_array(out, (4, 4, f, n * th * tw), dy.dtype, "winograd_output_grad")
+    _transform_output_grad(np.ascontiguousarray(dy), th, tw, out)
     return out
