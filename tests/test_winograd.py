@@ -58,9 +58,10 @@ CONVS = [((3, 4, 1, 1), (2, 3, 7, 6)), ((4, 6, 1, 2), (3, 4, 13, 13)), ((2, 3, 0
 
 @pytest.mark.parametrize("geometry, shape", CONVS)
 @pytest.mark.parametrize("dtype", [np.float64, np.float32])
-def test_conv2d_by_winograd_equals_im2col(geometry, shape, dtype, numba_switch):
-    """Forward y, backward dx and dW by Winograd, against im2col's y and dW and col2im's dx; the transforms
-    compiled or as their NumPy reference."""
+def test_conv2d_by_winograd_equals_im2col(geometry, shape, dtype, numba_switch, monkeypatch):
+    """Forward y, backward dx and dW by Winograd (dW on maps of any size here), against im2col's y and dW and
+    col2im's dx; the transforms compiled or as their NumPy reference."""
+    monkeypatch.setattr("scratchnet.fast.conv.WINOGRAD_DW_MIN_SIDE", 1)
     in_ch, out_ch, pad, groups = geometry
     x = normal(4, shape, dtype)
 
@@ -122,6 +123,7 @@ def test_reference_weight_gradient_is_the_convolutions(shape, pad, monkeypatch):
 def test_chunks_of_one_image_give_the_whole_batchs_results(monkeypatch, numba_switch):
     """One image per chunk (a budget of 1 byte) gives y, dx and dW of the whole batch at once (dW sums)."""
     x, results = normal(12, (3, 4, 7, 6)), {}
+    monkeypatch.setattr("scratchnet.fast.conv.WINOGRAD_DW_MIN_SIDE", 1)
     for budget in (1, 1 << 30):
         monkeypatch.setattr("scratchnet.fast.conv.WINOGRAD_BYTES", budget)
         conv = fast_twin(Conv2D(4, 6, 3, 1, 1, 2, rng=3, dtype=np.float64))
@@ -130,3 +132,12 @@ def test_chunks_of_one_image_give_the_whole_batchs_results(monkeypatch, numba_sw
         results[budget] = (y, dx, conv.grads["W"].copy())
     for name, small, whole in zip(("y", "dx", "dW"), results[1], results[1 << 30]):
         np.testing.assert_allclose(small, whole, rtol=1e-12, atol=1e-12, err_msg=name)
+
+
+def test_weight_gradient_by_winograd_only_on_large_maps(numba_switch):
+    """AlexNet's 13 x 13 conv3-5 take dW by Winograd; the cifar model's 7 x 7 by im2col (dx by Winograd both)."""
+    for side, by_winograd in ((13, True), (7, False)):
+        conv = fast_twin(Conv2D(2, 3, 3, pad=1, rng=0))
+        conv.backward(normal(1, conv.forward(normal(0, (1, 2, side, side), np.float32)).shape, np.float32))
+        assert ("winograd_dU" in conv.workspace._storage) is by_winograd, side
+        assert "winograd_in" in conv.workspace._storage

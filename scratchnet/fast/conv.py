@@ -12,7 +12,7 @@ hold them equal) with three changes:
   default): 0.44 of the multiply-adds (``kernels/winograd.py``). dx is then
   the convolution of dy by W' (each group's W transposed and rotated by 180
   degrees) with padding 2 - pad; dW runs the forward's steps by their
-  adjoints. Its chunks are larger than im2col's (``WINOGRAD_BYTES``): its
+  adjoints, on maps of at least ``WINOGRAD_DW_MIN_SIDE`` a side. Its chunks are larger than im2col's (``WINOGRAD_BYTES``): its
   GEMMs take a chunk's tiles as an axis. The transforms run compiled, or as
   their NumPy reference with ``SCRATCHNET_NUMBA=0``: the same algorithm
   either way;
@@ -36,6 +36,11 @@ from ..kernels.winograd import tiles
 from ..layers import Conv2D
 from .layers import FastLayer
 from .workspace import WINOGRAD_BYTES, Workspace
+
+# dW by Winograd on maps at least this many pixels on a side: faster than
+# im2col's on AlexNet's 13 x 13, not on the cifar model's 7 x 7, whose tiles
+# overhang most (benchmarks/README.md).
+WINOGRAD_DW_MIN_SIDE = 12
 
 
 class FastConv2D(FastLayer, Conv2D):
@@ -71,14 +76,16 @@ class FastConv2D(FastLayer, Conv2D):
         xp = get_array_module(dy)
         self.grads["b"][...] = dy.sum(axis=(0, 2, 3))
         dx = self.dx_memory(x.shape, dy.dtype, xp) if self.input_grad else None
-        if self.winograd_applies(dy):
-            dy = xp.ascontiguousarray(dy)
+        winograd = self.winograd_applies(dy)
+        dy = xp.ascontiguousarray(dy) if winograd else dy
+        if winograd and min(dy.shape[2:]) >= WINOGRAD_DW_MIN_SIDE:
             self._winograd_weight_grad(x, dy)
-            if dx is not None:
-                self._winograd(dy, self._flipped_weights(), 2 - self.pad, dx)
-            return dx
-        for chunk, (start, stop) in enumerate(self._chunks(x)):
-            self._backward_chunk(x[start:stop], dy[start:stop], chunk > 0, None if dx is None else dx[start:stop])
+        else:  # dW by im2col, and dx by col2im where Winograd does not apply
+            for chunk, (start, stop) in enumerate(self._chunks(x)):
+                self._backward_chunk(x[start:stop], dy[start:stop], chunk > 0,
+                                     None if dx is None or winograd else dx[start:stop])
+        if winograd and dx is not None:
+            self._winograd(dy, self._flipped_weights(), 2 - self.pad, dx)
         return dx
 
     def _backward_chunk(self, x, dy, accumulate: bool, dx) -> None:
