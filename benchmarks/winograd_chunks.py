@@ -3,6 +3,7 @@
 
     python benchmarks/winograd_chunks.py                 # batch 128, 5 repetitions
     python benchmarks/winograd_chunks.py --batch 32 --repeats 7
+    python benchmarks/winograd_chunks.py --model cifar --images 128 --repeats 11   # the cifar model's 7 x 7
 
 ``FastConv2D`` runs a 3x3 convolution by Winograd a chunk of images at a
 time (``scratchnet/fast/conv.py``); each chunk costs 16 GEMMs with the
@@ -24,7 +25,9 @@ from scratchnet.fast import fast_twin
 from scratchnet.kernels.winograd import tiles
 from scratchnet.layers import Conv2D
 
-LAYERS = {"conv3": (256, 192), "conv5": (192, 128)}  # one tower's (in, out) channels at 13 x 13
+# One tower's (in, out) channels, and the maps' side.
+LAYERS = {"paper": ({"conv3": (256, 192), "conv5": (192, 128)}, 13),
+          "cifar": ({"conv4": (192, 192), "conv5": (64, 128)}, 7)}
 
 
 def variants(conv, x, dy, images_per_chunk: list[int]) -> dict:
@@ -52,15 +55,17 @@ def variants(conv, x, dy, images_per_chunk: list[int]) -> dict:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--model", choices=sorted(LAYERS), default="paper")
     parser.add_argument("--batch", type=int, default=128)
     parser.add_argument("--repeats", type=int, default=5)
     parser.add_argument("--images", type=int, nargs="+", default=[2, 8, 32, 64, 128])
     args = parser.parse_args()
     rng = np.random.default_rng(0)
-    for name, (cin, cout) in LAYERS.items():
+    layers, side = LAYERS[args.model]
+    for name, (cin, cout) in layers.items():
         conv = fast_twin(Conv2D(cin, cout, 3, 1, 1, rng=0, dtype=np.float32))
-        x = rng.standard_normal((args.batch, cin, 13, 13)).astype(np.float32)
-        dy = rng.standard_normal((args.batch, cout, 13, 13)).astype(np.float32)
+        x = rng.standard_normal((args.batch, cin, side, side)).astype(np.float32)
+        dy = rng.standard_normal((args.batch, cout, side, side)).astype(np.float32)
         runs = variants(conv, x, dy, args.images)
         seconds = {label: [] for label in runs}
         for run in runs.values():  # warm-up: Numba compiles, the workspace grows
@@ -70,7 +75,7 @@ def main() -> None:
                 start = time.perf_counter()
                 run()
                 seconds[label].append(time.perf_counter() - start)
-        print(f"{name} ({cin} -> {cout}), batch {args.batch}, median of {args.repeats}:")
+        print(f"{name} ({cin} -> {cout}, {side} x {side}), batch {args.batch}, median of {args.repeats}:")
         for label, times in seconds.items():
             print(f"  {label:22s} {np.median(times) * 1e3:8.1f} ms")
 

@@ -177,6 +177,8 @@ def _layer_cases():
     return [
         ("Conv2D 3x3 s1 p1", lambda: (Conv2D(3, 4, 3, 1, 1, rng=0), rng(1).standard_normal((2, 3, 5, 5)), {})),
         ("Conv2D 5x5 s2 odd", lambda: (Conv2D(2, 3, 5, stride=2, pad=0, rng=0), rng(2).standard_normal((2, 2, 9, 7)), {})),
+        # 13 x 13, AlexNet's conv3-5: the fast engine takes dW by Winograd there (fast/conv.py).
+        ("Conv2D 3x3 s1 p1 13x13", lambda: (Conv2D(2, 3, 3, 1, 1, rng=0), rng(16).standard_normal((1, 2, 13, 13)), {})),
         ("Conv2D 3x3 groups=2", lambda: (Conv2D(4, 6, 3, 1, 1, groups=2, rng=0), rng(3).standard_normal((2, 4, 5, 6)), {})),
         ("Conv2D 11x11 s4 (conv1)", lambda: (Conv2D(3, 4, 11, stride=4, rng=0), rng(4).standard_normal((1, 3, 23, 23)), {})),
         ("Linear", lambda: (Linear(7, 5, rng=0), rng(5).standard_normal((3, 7)), {})),

@@ -10,7 +10,7 @@ import pytest
 from PIL import Image
 from test_train import quick_settings
 
-from scratchnet.checkpoint import load_checkpoint
+from scratchnet.checkpoint import load_checkpoint, save_checkpoint
 from scratchnet.cli import main
 from scratchnet.commands.evaluate import load_trained
 from scratchnet.layers import softmax
@@ -90,3 +90,15 @@ def test_export_refuses_a_bad_target_and_changes_nothing(trained_run, tmp_path, 
     assert message in capsys.readouterr().err
     assert (trained_run / "checkpoint.npz").read_bytes() == before
     assert (tmp_path / "exists.npz").read_bytes() == b"keep me"
+
+
+def test_a_weight_beyond_float16_is_refused_and_nothing_is_written(trained_run, tmp_path, capsys):
+    checkpoint = load_checkpoint(trained_run)
+    name = sorted(checkpoint["model"])[0]
+    checkpoint["model"][name] = checkpoint["model"][name] + 1e6  # past float16's 65504
+    diverged = save_checkpoint(tmp_path / "diverged.npz", model_state=checkpoint["model"], meta=checkpoint["meta"],
+                               extra=checkpoint["extra"])
+    assert main(["export", str(diverged), str(tmp_path / "net.npz")]) == 2
+    error = capsys.readouterr().err
+    assert "float16 cannot represent" in error and name in error
+    assert not (tmp_path / "net.npz").exists()

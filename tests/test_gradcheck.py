@@ -25,6 +25,7 @@ from scratchnet.gradcheck import (
     check_loss,
     standard_cases,
 )
+from scratchnet.kernels import winograd
 from scratchnet.layers import (
     LRN,
     Conv2D,
@@ -380,6 +381,17 @@ def test_wrong_winograd_dx_fails(monkeypatch, numba_switch):
     results = check_layer(conv, normal(1, (2, 3, 5, 5)))
     assert "winograd_in" in conv.workspace._storage  # the Winograd path ran
     assert failing(results) == {"x"}
+
+
+def test_wrong_winograd_dw_fails(monkeypatch, numba_switch):
+    """The fast engine's Winograd dW with each kernel's gradient transposed (G dU G^T's indices swapped): caught."""
+    transposed = winograd.winograd_weights_grad
+    monkeypatch.setattr("scratchnet.fast.conv.winograd_weights_grad",
+                        lambda dU: transposed(dU).transpose(0, 1, 3, 2))
+    conv = fast_twin(Conv2D(2, 3, 3, stride=1, pad=1, rng=0))
+    results = check_layer(conv, normal(1, (1, 2, 13, 13)))
+    assert "winograd_dU" in conv.workspace._storage  # the Winograd dW ran
+    assert failing(results) == {"W"}
 
 
 def test_linear_missing_bias_gradient_fails(monkeypatch):

@@ -32,7 +32,7 @@ def run(args) -> int:
     if out.exists() and not args.overwrite:
         raise ValueError(f"{out} exists; choose another name, or add --overwrite to replace it")
     out.parent.mkdir(parents=True, exist_ok=True)
-    written = export_network(args.checkpoint, out)
+    written = export_network(source, out)
     size = written["bytes"]
     size_text = f"{size / 1e6:.1f} MB" if size >= 100_000 else f"{size / 1e3:.1f} kB"
     print(f"wrote {written['path']}: {written['parameters']:,} weights in float16, {size_text} "

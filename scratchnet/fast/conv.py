@@ -12,10 +12,10 @@ hold them equal) with three changes:
   default): 0.44 of the multiply-adds (``kernels/winograd.py``). dx is then
   the convolution of dy by W' (each group's W transposed and rotated by 180
   degrees) with padding 2 - pad; dW runs the forward's steps by their
-  adjoints, on maps of at least ``WINOGRAD_DW_MIN_SIDE`` a side. Its chunks are larger than im2col's (``WINOGRAD_BYTES``): its
-  GEMMs take a chunk's tiles as an axis. The transforms run compiled, or as
-  their NumPy reference with ``SCRATCHNET_NUMBA=0``: the same algorithm
-  either way;
+  adjoints, on maps of at least ``WINOGRAD_DW_MIN_SIDE`` a side. Its
+  chunks are larger than im2col's (``WINOGRAD_BYTES``): its GEMMs take a
+  chunk's tiles as an axis. The transforms run compiled, or as their NumPy
+  reference with ``SCRATCHNET_NUMBA=0``: the same algorithm either way;
 - dx goes into memory kept across steps, and a network's first layer, which
   has no use for dL/dx, skips it (``input_grad = False``).
 """
