@@ -138,10 +138,27 @@ def export_network(checkpoint_path: str | Path, out: str | Path) -> dict:
     if overflow:
         raise ValueError(f"{source}: {', '.join(overflow[:3])} hold values float16 cannot represent "
                          f"(beyond 65504, or NaN): the run has diverged, so there is nothing worth exporting")
-    meta = {**loaded["meta"], "exported": {"from": source.name, "weights": "float16"}}
+    meta = {**_without_local_paths(loaded["meta"]), "exported": {"from": source.name, "weights": "float16"}}
     path = save_checkpoint(out, model_state=weights, meta=meta, extra=loaded["extra"])
     return {"path": path, "bytes": path.stat().st_size, "sha256": sha256_of(path),
             "parameters": sum(int(value.size) for value in weights.values())}
+
+
+def _without_local_paths(meta: dict) -> dict:
+    """The run's metadata with its data and run-folder paths cut to their last part.
+
+    An exported file travels to other machines, where ``predict``'s first
+    line ("trained on cifar10 from ...") would otherwise name a folder of the
+    machine that trained it.
+    """
+    settings, dataset = dict(meta.get("settings") or {}), meta.get("dataset", "")
+    for key in ("data", "out"):
+        if isinstance(settings.get(key), str) and settings[key]:
+            name = Path(settings[key]).name
+            if isinstance(dataset, str):
+                dataset = dataset.replace(settings[key], name)
+            settings[key] = name
+    return {**meta, "settings": settings, "dataset": dataset}
 
 
 def sha256_of(path: str | Path) -> str:

@@ -56,6 +56,27 @@ def test_the_exported_network_answers_as_the_checkpoint_does(trained_run, tmp_pa
     assert np.mean(p_original.argmax(1) == p_exported.argmax(1)) >= 0.99
 
 
+def test_the_export_names_no_folder_of_the_machine_that_trained_it(trained_run, tmp_path, capsys):
+    checkpoint = load_checkpoint(trained_run / "checkpoint.npz")
+    data = str(tmp_path / "home" / "someone" / "cifar10-jpeg.tar.xz")
+    meta = {**checkpoint["meta"], "dataset": f"cifar10 from {data}: 45,000 training",
+            "settings": {**checkpoint["meta"]["settings"], "data": data}}
+    (tmp_path / "run").mkdir()
+    run = save_checkpoint(tmp_path / "run" / "checkpoint.npz", model_state=checkpoint["model"], meta=meta,
+                          extra=checkpoint["extra"])
+    out = tmp_path / "net.npz"
+    assert main(["export", str(run), str(out)]) == 0
+    exported = load_checkpoint(out)["meta"]
+    assert exported["dataset"] == "cifar10 from cifar10-jpeg.tar.xz: 45,000 training"
+    assert exported["settings"]["data"] == "cifar10-jpeg.tar.xz" and exported["settings"]["out"] == "run"
+    assert str(tmp_path) not in repr(exported) and str(trained_run.parent) not in repr(exported)
+    drawing = tmp_path / "seven.png"
+    Image.fromarray(np.full((64, 48, 3), 255, np.uint8)).save(drawing)
+    capsys.readouterr()
+    assert main(["predict", str(out), str(drawing)]) == 0
+    assert "trained on cifar10 from cifar10-jpeg.tar.xz" in capsys.readouterr().out
+
+
 def test_predict_and_evaluate_read_the_export(trained_run, tmp_path, capsys):
     out = tmp_path / "net.npz"
     assert main(["export", str(trained_run), str(out)]) == 0
