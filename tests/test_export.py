@@ -75,6 +75,10 @@ def test_the_export_names_no_folder_of_the_machine_that_trained_it(trained_run, 
     capsys.readouterr()
     assert main(["predict", str(out), str(drawing)]) == 0
     assert "trained on cifar10 from cifar10-jpeg.tar.xz" in capsys.readouterr().out
+    for command in (["evaluate", str(out)], ["inspect", str(out), "--out", str(tmp_path / "inside")]):
+        assert main(command) == 2                               # the data is not there: --data says where
+        assert "cifar10-jpeg.tar.xz, which is not at that path here: give the path of a copy with --data" \
+            in capsys.readouterr().err
 
 
 def test_predict_and_evaluate_read_the_export(trained_run, tmp_path, capsys):

@@ -69,6 +69,19 @@ def load_trained(checkpoint_path, device: str):
     return model, Transforms.build(stats, config.input_size), checkpoint
 
 
+def data_settings(meta: dict, data: str | None) -> dict:
+    """The run's saved settings, reading the data from ``data`` if given, else from where the run read it."""
+    saved = dict(meta["settings"])
+    if data is not None:
+        saved.update(data=data, dataset="auto")
+    elif saved.get("data") and not Path(saved["data"]).exists():
+        # An exported network keeps only the name of its data (``scratchnet export``), and a run folder
+        # may have come from another machine.
+        raise ValueError(f"this network learnt from {saved['data']}, which is not at that path here: give the "
+                         f"path of a copy with --data")
+    return saved
+
+
 def run_evaluate(args) -> int:
     import sys
 
@@ -79,9 +92,7 @@ def run_evaluate(args) -> int:
     if args.batch_size < 1:
         raise ValueError(f"--batch-size must be at least 1, got {args.batch_size}")
     model, transforms, checkpoint = load_trained(args.checkpoint, args.device)
-    saved = dict(checkpoint["meta"]["settings"])
-    if args.data is not None:
-        saved.update(data=args.data, dataset="auto")
+    saved = data_settings(checkpoint["meta"], args.data)
     if args.skip_bad:
         saved.update(skip_bad=True)
     pipeline = build_pipeline(TrainSettings.from_dict(saved), model.config, print_fn=lambda *a: None,

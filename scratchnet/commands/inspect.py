@@ -23,6 +23,8 @@ def register(subparsers) -> None:
                         help="test images per class whose neighbours are counted (drawn at random)")
     parser.add_argument("--pool-per-class", type=int, default=300,
                         help="training images per class to search for neighbours (drawn at random)")
+    parser.add_argument("--data", metavar="PATH", default=None,
+                        help="where the run's data set is (default: where it was when the run trained)")
     parser.add_argument("--device", default="cpu", help="cpu, gpu, gpu:N or gpu:N,M")
     parser.set_defaults(func=run)
 
@@ -88,8 +90,9 @@ def neighbours(model, transforms, checkpoint, args, path: Path) -> dict:
     from ..pipeline import build_pipeline
     from ..progress import Progress
     from ..train import TrainSettings
+    from .evaluate import data_settings
 
-    settings = TrainSettings.from_dict(dict(checkpoint["meta"]["settings"]))
+    settings = TrainSettings.from_dict(data_settings(checkpoint["meta"], args.data))
     pipeline = build_pipeline(settings, model.config, print_fn=print, stats=transforms.stats)
     loader = pipeline.train_loader
     pool_idx = balanced_subset(loader.y, args.pool_per_class, seed=1)
