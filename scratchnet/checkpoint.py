@@ -151,13 +151,11 @@ def _without_local_paths(meta: dict) -> dict:
     line ("trained on cifar10 from ...") would otherwise name a folder of the
     machine that trained it.
     """
-    settings, dataset = dict(meta.get("settings") or {}), meta.get("dataset", "")
+    settings, dataset = dict(meta["settings"]), meta.get("dataset", "")
     for key in ("data", "out"):
-        if isinstance(settings.get(key), str) and settings[key]:
+        if settings.get(key):                      # None where the run had no such path (the bundled digits)
             name = Path(settings[key]).name
-            if isinstance(dataset, str):
-                dataset = dataset.replace(settings[key], name)
-            settings[key] = name
+            dataset, settings[key] = dataset.replace(settings[key], name), name
     return {**meta, "settings": settings, "dataset": dataset}
 
 
