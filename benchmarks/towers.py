@@ -17,12 +17,10 @@ See README.md beside this file for the figures measured on this project's machin
 
 from __future__ import annotations
 
-import argparse
 import sys
 
-from threadpoolctl import threadpool_limits
-
 from scratchnet.models import make_config
+from scratchnet.tools.bench.ab import run_ab_script
 from scratchnet.tools.bench.contenders import ScratchNetContender, make_batch
 from scratchnet.tools.bench.timing import abba, settled_seconds, stats
 
@@ -42,27 +40,16 @@ def measure(model_name: str, batch: int, repeats: int) -> dict:
     return {name: stats([batch / s for s in values]) for name, values in seconds.items()}
 
 
+def measure_line(model_name: str, batch: int, repeats: int) -> str:
+    rates = measure(model_name, batch, repeats)
+    line = "; ".join(f"{name} {rate['median']:.1f} [{rate['min']:.1f}-{rate['max']:.1f}]" for name, rate in rates.items())
+    speedup = rates["side by side"]["median"] / rates["one after the other"]["median"]
+    return (f"{model_name} batch {batch}, images/s of a training step, median [min-max] of {repeats}: "
+            f"{line}; side by side is {speedup:.2f}x")
+
+
 def main(argv=None) -> int:
-    parser = argparse.ArgumentParser(prog="benchmarks/towers.py", description=__doc__.split("\n\n")[0],
-                                     formatter_class=argparse.ArgumentDefaultsHelpFormatter)
-    parser.add_argument("--model", choices=["cifar", "paper"], default=None, help="one model (default: both)")
-    parser.add_argument("--batch", type=int, default=None, help="one batch size (default: cifar 128, paper 32 and 128)")
-    parser.add_argument("--repeats", type=int, default=5, help="timed steps of each layout")
-    parser.add_argument("--threads", type=int, default=None, help="BLAS threads (default: as NumPy's BLAS has them)")
-    args = parser.parse_args(argv)
-    plan = [("cifar", 128), ("paper", 32), ("paper", 128)]
-    plan = [(m, b) for m, b in plan if args.model in (None, m)]
-    if args.batch is not None:
-        plan = sorted({(m, args.batch) for m, _ in plan})
-    with threadpool_limits(args.threads, user_api="blas"):
-        for model_name, batch in plan:
-            rates = measure(model_name, batch, args.repeats)
-            line = "; ".join(f"{name} {rate['median']:.1f} [{rate['min']:.1f}-{rate['max']:.1f}]"
-                             for name, rate in rates.items())
-            speedup = rates["side by side"]["median"] / rates["one after the other"]["median"]
-            print(f"{model_name} batch {batch}, images/s of a training step, median [min-max] of {args.repeats}: "
-                  f"{line}; side by side is {speedup:.2f}x", flush=True)
-    return 0
+    return run_ab_script(argv, "benchmarks/towers.py", __doc__, measure_line)
 
 
 if __name__ == "__main__":

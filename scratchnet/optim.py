@@ -49,14 +49,16 @@ class SGD:
 
     def step(self, grads: dict) -> None:
         for name, w in self.params.items():
-            v = self.velocity[name]
-            decay = self.decay_for(name)
             with device_of(w):
-                v *= self.momentum
-                if decay:
-                    v -= (decay * self.lr) * w
-                v -= self.lr * grads[name]
-                w += v
+                self.update(w, self.velocity[name], grads[name], self.decay_for(name))
+
+    def update(self, w, v, g, decay: float) -> None:
+        """One parameter, in place: v <- m v - decay lr w - lr g, then w <- w + v."""
+        v *= self.momentum
+        if decay:
+            v -= (decay * self.lr) * w
+        v -= self.lr * g
+        w += v
 
     def state_dict(self) -> dict:
         return {name: np.array(to_host(v)) for name, v in self.velocity.items()}

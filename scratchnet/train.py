@@ -39,11 +39,12 @@ from .backend import parse_devices, to_host
 from .checkpoint import CHECKPOINT_NAME, load_checkpoint, save_checkpoint
 from .distributed import Communicator, SingleProcess
 from .evaluate import evaluate
+from .fast import sgd_class
 from .files import atomic_write_text, json_text
 from .layers import SoftmaxCrossEntropy
 from .metrics import topk_correct
 from .models import AlexNetConfig, alexnet, make_config
-from .optim import SGD, make_schedule
+from .optim import make_schedule
 from .pipeline import DataPipeline, build_pipeline
 from .progress import NoProgress, Progress
 from .run_folder import CURVES_NAME, LOG_NAME, RESULT_NAME, RunFolder, writing
@@ -211,7 +212,7 @@ class Trainer:
         config = make_config(config, num_classes=self.pipeline.num_classes)
         self.model = alexnet(config, devices=self.devices, seed=settings.seed, engine=settings.engine)
         self.model.concurrent_towers = settings.concurrent_towers
-        self.optimizer = SGD(self.model.params(), lr=settings.lr, momentum=settings.momentum,
+        self.optimizer = sgd_class(settings.engine)(self.model.params(), lr=settings.lr, momentum=settings.momentum,
                              weight_decay=settings.weight_decay, decay_biases=settings.decay_biases)
         schedule_options = {"plateau": {"patience": settings.patience}, "step": {"every": settings.step_every}}
         self.schedule = make_schedule(settings.schedule, settings.lr, **schedule_options.get(settings.schedule, {}))

@@ -226,6 +226,12 @@ def test_benchmarks_script_runs_and_imports(repo_root):
     assert callable(module.main) and callable(module.run_benchmark) and callable(module.format_report)
 
 
+def assert_printed_ratio(ratio: float, top: float, bottom: float) -> None:
+    """``ratio`` (printed to 0.01) is top / bottom (each printed to 0.1), within what the rounding allows."""
+    low, high = (top - 0.05) / (bottom + 0.05), (top + 0.05) / max(bottom - 0.05, 1e-9)
+    assert low - 0.005 <= ratio <= high + 0.005, (ratio, top, bottom)
+
+
 def test_towers_script_times_both_layouts(repo_root):
     script = repo_root / "benchmarks" / "towers.py"
     done = subprocess.run([sys.executable, str(script), "--model", "cifar", "--batch", "4", "--repeats", "2",
@@ -235,5 +241,18 @@ def test_towers_script_times_both_layouts(repo_root):
     rates = [float(value) for value in re.findall(r"(?:other|side) ([\d.]+) \[", line)]
     speedup = float(re.search(r"side by side is ([\d.]+)x", line).group(1))
     assert line.startswith("cifar batch 4") and len(rates) == 2 and min(rates) > 0
-    # Both rates print to 0.1 images/s and the ratio to 0.01: rounding alone moves it by up to about 1 %.
-    assert speedup == pytest.approx(rates[1] / rates[0], rel=0.02)
+    assert_printed_ratio(speedup, rates[1], rates[0])
+
+
+def test_sgd_script_times_both_optimisers(repo_root):
+    script = repo_root / "benchmarks" / "sgd.py"
+    done = subprocess.run([sys.executable, str(script), "--model", "cifar", "--batch", "4", "--repeats", "2",
+                           "--threads", "2"], capture_output=True, text=True, timeout=300)
+    assert done.returncode == 0, done.stderr
+    line, = done.stdout.strip().splitlines()
+    update = [float(value) for value in re.findall(r"([\d.]+) \[[\d.]+-[\d.]+\] ms", line)]
+    steps = [float(value) for value in re.findall(r"([\d.]+) \[[\d.]+-[\d.]+\](?: against| images/s)", line)]
+    update_ratio, step_ratio = (float(value) for value in re.findall(r"\(([\d.]+)x\)", line))
+    assert line.startswith("cifar batch 4") and len(update) == 2 and len(steps) == 2 and min(update + steps) > 0
+    assert_printed_ratio(update_ratio, update[0], update[1])
+    assert_printed_ratio(step_ratio, steps[1], steps[0])

@@ -10,10 +10,9 @@ import sys
 import numpy as np
 import pytest
 
-from scratchnet.fast import FastConv2D, FastLayer, Workspace, fast_twin
+from scratchnet.fast import FastConv2D, FastLayer, Workspace, fast_twin, sgd_class
 from scratchnet.layers import LRN, Conv2D, Dropout, Flatten, Linear, MaxPool, ReLU, SoftmaxCrossEntropy, Tanh
 from scratchnet.models import alexnet
-from scratchnet.optim import SGD
 from scratchnet.step import train_step
 
 PACKAGE = pathlib.Path(__file__).resolve().parents[1] / "scratchnet"
@@ -105,7 +104,7 @@ def training_steps(engine: str, name: str, dtype, towers: int, steps: int = 2) -
     size = model.config.input_size
     x = rng.standard_normal((3, 3, size, size)).astype(dtype)
     labels = rng.integers(0, model.config.num_classes, 3)
-    optimizer, criterion = SGD(model.params(), lr=0.05), SoftmaxCrossEntropy()
+    optimizer, criterion = sgd_class(engine)(model.params(), lr=0.05), SoftmaxCrossEntropy()
     out = {}
     for step in range(steps):
         model.reseed_dropout(step)

@@ -11,7 +11,8 @@ its fast twin, in one place:
   dx in memory kept across steps, ReLU in place after a Conv2D or Linear,
   Linear's GEMMs in the order BLAS runs fastest;
 - the towers of a stage run side by side in two threads on the host, when
-  the kernels may be called from two threads at once: decided here, once.
+  the kernels may be called from two threads at once: decided here, once;
+- ``FastSGD`` (``sgd.py``): the paper's update in one fused pass per parameter.
 
 Both engines compute the same function and gradients (the tests hold them
 equal to 1e-10 in float64 and 1e-5 in float32), so the engine is a choice of
@@ -23,9 +24,11 @@ from __future__ import annotations
 
 from .. import kernels
 from ..layers import LRN, Conv2D, Linear, MaxPool, ReLU
+from ..optim import SGD
 from ..towers import TowerStage
 from .conv import FastConv2D
 from .layers import FastLayer, FastLinear, FastLRN, FastMaxPool, FastReLU
+from .sgd import FastSGD
 from .workspace import CHUNK_BYTES, Workspace
 
 ENGINES = {
@@ -41,6 +44,11 @@ def check_engine(engine: str) -> str:
     if engine not in ENGINES:
         raise ValueError(f"engine must be one of {', '.join(ENGINES)}, got {engine!r}")
     return engine
+
+
+def sgd_class(engine: str) -> type:
+    """The optimiser of ``engine``: the reference ``SGD``, or ``FastSGD`` (the same update, fused)."""
+    return FastSGD if check_engine(engine) == "fast" else SGD
 
 
 def fast_twin(layer):
@@ -82,5 +90,5 @@ def accelerate(stages: list) -> None:
 
 
 __all__ = ["ENGINES", "DEFAULT_ENGINE", "CHUNK_BYTES", "Workspace", "FastLayer", "FastConv2D", "FastLinear",
-           "FastReLU", "FastLRN", "FastMaxPool", "check_engine", "fast_twin", "accelerate",
+           "FastReLU", "FastLRN", "FastMaxPool", "FastSGD", "check_engine", "sgd_class", "fast_twin", "accelerate",
            "towers_may_run_side_by_side"]

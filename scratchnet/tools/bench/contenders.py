@@ -58,13 +58,13 @@ class ScratchNetContender:
     name, label = "scratchnet", "ScratchNet"
 
     def __init__(self, config, x, labels, seed: int = 0, model=None, engine: str = "fast"):
+        from ...fast import sgd_class
         from ...layers import SoftmaxCrossEntropy
         from ...models import alexnet
-        from ...optim import SGD
 
         self.model = model if model is not None else alexnet(config, seed=seed, engine=engine)
         self.criterion = SoftmaxCrossEntropy()
-        self.optimizer = SGD(self.model.params(), lr=LR, momentum=0.9, weight_decay=5e-4)
+        self.optimizer = sgd_class(self.model.engine)(self.model.params(), lr=LR, momentum=0.9, weight_decay=5e-4)
         self.x, self.labels = x, labels
         self.steps = 0
         self.last_loss = None
