@@ -232,12 +232,17 @@ def assert_printed_ratio(ratio: float, top: float, bottom: float) -> None:
     assert low - 0.005 <= ratio <= high + 0.005, (ratio, top, bottom)
 
 
-def test_towers_script_times_both_layouts(repo_root):
-    script = repo_root / "benchmarks" / "towers.py"
+def one_line_of_script(script) -> str:
+    """What an A/B script prints for the cifar model at batch 4, 2 repetitions, 2 threads: one line."""
     done = subprocess.run([sys.executable, str(script), "--model", "cifar", "--batch", "4", "--repeats", "2",
                            "--threads", "2"], capture_output=True, text=True, timeout=300)
     assert done.returncode == 0, done.stderr
     line, = done.stdout.strip().splitlines()
+    return line
+
+
+def test_towers_script_times_both_layouts(repo_root):
+    line = one_line_of_script(repo_root / "benchmarks" / "towers.py")
     rates = [float(value) for value in re.findall(r"(?:other|side) ([\d.]+) \[", line)]
     speedup = float(re.search(r"side by side is ([\d.]+)x", line).group(1))
     assert line.startswith("cifar batch 4") and len(rates) == 2 and min(rates) > 0
@@ -245,11 +250,7 @@ def test_towers_script_times_both_layouts(repo_root):
 
 
 def test_sgd_script_times_both_optimisers(repo_root):
-    script = repo_root / "benchmarks" / "sgd.py"
-    done = subprocess.run([sys.executable, str(script), "--model", "cifar", "--batch", "4", "--repeats", "2",
-                           "--threads", "2"], capture_output=True, text=True, timeout=300)
-    assert done.returncode == 0, done.stderr
-    line, = done.stdout.strip().splitlines()
+    line = one_line_of_script(repo_root / "benchmarks" / "sgd.py")
     update = [float(value) for value in re.findall(r"([\d.]+) \[[\d.]+-[\d.]+\] ms", line)]
     steps = [float(value) for value in re.findall(r"([\d.]+) \[[\d.]+-[\d.]+\](?: against| images/s)", line)]
     update_ratio, step_ratio = (float(value) for value in re.findall(r"\(([\d.]+)x\)", line))
