@@ -81,6 +81,7 @@ class ConstantLR:
     """The learning rate never changes."""
 
     name = "constant"
+    change_reason = "constant schedule"  # never printed: the rate never changes
 
     def __init__(self, lr: float):
         self.lr = lr
@@ -103,6 +104,7 @@ class StepLR(ConstantLR):
     def __init__(self, lr: float, every: int = 10, factor: float = 10.0):
         super().__init__(lr)
         self.base_lr, self.every, self.factor = lr, every, factor
+        self.change_reason = f"step schedule, every {every} epochs"
 
     def epoch_end(self, epoch: int, val_error: float) -> float:
         self.lr = self.base_lr / self.factor ** ((epoch + 1) // self.every)
@@ -123,6 +125,7 @@ class PlateauLR(ConstantLR):
     """
 
     name = "plateau"
+    change_reason = "validation error stopped improving"
 
     def __init__(self, lr: float, patience: int = 2, factor: float = 10.0, max_reductions: int = 3,
                  threshold: float = 1e-3):

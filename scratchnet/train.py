@@ -449,7 +449,7 @@ class Trainer:
                    + (f" on {self.comm.size} workers, {timing['comm_per_step'] * 1e3:.1f} ms/step communicating"
                       if self.comm.size > 1 else ""))
         if self.optimizer.lr != lr_used:
-            self.print(f"validation error stopped improving: learning rate {lr_used:g} -> {self.optimizer.lr:g}")
+            self.print(f"{self.schedule.change_reason}: learning rate {lr_used:g} -> {self.optimizer.lr:g}")
 
     def _stop_if_diverged(self, val: dict, epoch: int) -> None:
         """Weights that went non-finite in an epoch's last steps show first in validation: keep the last good checkpoint."""

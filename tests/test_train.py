@@ -28,6 +28,13 @@ def quick_settings(out, **changes) -> TrainSettings:
     return TrainSettings(**values)
 
 
+def test_a_change_of_rate_says_which_rule_made_it(tmp_path, capsys):
+    train(quick_settings(tmp_path / "run", schedule="step", step_every=1, limit_train=100, epochs=2))
+    out = capsys.readouterr().out
+    assert "step schedule, every 1 epochs: learning rate 0.01 -> 0.001" in out
+    assert "stopped improving" not in out  # the plateau rule's reason, which this run never used
+
+
 def weights(run_dir) -> dict:
     return load_checkpoint(run_dir)["model"]
 
