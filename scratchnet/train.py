@@ -212,7 +212,7 @@ class Trainer:
         config = make_config(config, num_classes=self.pipeline.num_classes)
         self.model = alexnet(config, devices=self.devices, seed=settings.seed, engine=settings.engine)
         self.model.concurrent_towers = settings.concurrent_towers
-        self.optimizer = sgd_class(settings.engine)(self.model.params(), lr=settings.lr, momentum=settings.momentum,
+        self.optimizer = sgd_class(self.model.engine)(self.model.params(), lr=settings.lr, momentum=settings.momentum,
                              weight_decay=settings.weight_decay, decay_biases=settings.decay_biases)
         schedule_options = {"plateau": {"patience": settings.patience}, "step": {"every": settings.step_every}}
         self.schedule = make_schedule(settings.schedule, settings.lr, **schedule_options.get(settings.schedule, {}))

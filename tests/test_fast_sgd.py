@@ -87,3 +87,20 @@ def test_each_engine_has_its_optimiser(engine, optimiser_class, tmp_path):
 def test_an_unknown_engine_has_no_optimiser():
     with pytest.raises(ValueError, match="engine must be one of"):
         sgd_class("turbo")
+
+
+def test_without_numba_the_update_is_the_reference_and_says_so(monkeypatch):
+    import sys
+
+    import scratchnet.fast.sgd as fast_sgd
+
+    monkeypatch.setitem(sys.modules, "numba", None)  # import numba raises ImportError
+    monkeypatch.delitem(sys.modules, "scratchnet.kernels.sgd_numba", raising=False)
+    monkeypatch.setattr(fast_sgd, "_kernel", None)
+    with pytest.warns(UserWarning, match="Numba kernels unavailable"):
+        fast_w, fast_v = run(FastSGD, np.float32)
+    assert fast_sgd.fused_kernel() is None
+    ref_w, ref_v = run(SGD, np.float32)
+    for name in SHAPES:
+        np.testing.assert_array_equal(fast_w[name], ref_w[name], err_msg=name)
+        np.testing.assert_array_equal(fast_v[name], ref_v[name], err_msg=name)

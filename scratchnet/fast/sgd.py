@@ -11,9 +11,7 @@ C-contiguous, Numba on) and the reference's everywhere else (CuPy arrays,
 
 from __future__ import annotations
 
-import importlib
-import warnings
-
+from .. import kernels
 from ..backend import is_host_array, numba_enabled
 from ..optim import SGD
 
@@ -21,14 +19,10 @@ _kernel = None
 
 
 def fused_kernel():
-    """The compiled update, imported on first use; None where Numba cannot be imported."""
+    """The compiled update, loaded on first use; None where Numba cannot be imported."""
     global _kernel
     if _kernel is None:
-        try:
-            _kernel = importlib.import_module("scratchnet.kernels.sgd_numba").sgd_update
-        except ImportError as exc:
-            warnings.warn(f"Numba kernels unavailable ({exc}); SGD uses the NumPy reference.", stacklevel=3)
-            _kernel = False
+        _kernel = kernels.compiled("sgd_update", "sgd_numba") or False
     return _kernel or None
 
 

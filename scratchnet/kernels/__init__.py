@@ -62,6 +62,15 @@ def threadsafe() -> bool:
     return sys.modules["numba"].threading_layer() != "workqueue"
 
 
+def compiled(name: str, module: str):
+    """``name`` from the Numba module ``module`` of this package; None, with a warning, where Numba cannot load."""
+    try:
+        return getattr(importlib.import_module(f"{__name__}.{module}"), name)
+    except ImportError as exc:
+        warnings.warn(f"Numba kernels unavailable ({exc}); using the NumPy reference for {name}.", stacklevel=4)
+        return None
+
+
 def _numba_on_first_call(name: str, module: str):
     """Stands in for ``module.name`` until the first call, which imports it.
 
@@ -72,10 +81,8 @@ def _numba_on_first_call(name: str, module: str):
     """
 
     def load_and_call(*args, **kwargs):
-        try:
-            fast = getattr(importlib.import_module(f"{__name__}.{module}"), name)
-        except ImportError as exc:
-            warnings.warn(f"Numba kernels unavailable ({exc}); using the NumPy reference for {name}.", stacklevel=3)
+        fast = compiled(name, module)
+        if fast is None:
             _cpu_fast.pop(name, None)
             return _reference[name](*args, **kwargs)
         register_cpu_kernel(name, fast)
