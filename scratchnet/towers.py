@@ -18,6 +18,7 @@ from __future__ import annotations
 import contextvars
 import math
 import os
+import sys
 from concurrent.futures import ThreadPoolExecutor
 
 from .backend import Device, get_array_module
@@ -56,6 +57,10 @@ class TowerStage:
         # beat one two-threaded GEMM after the other at these sizes
         # (benchmarks/README.md). Otherwise one after the other.
         self.concurrent = False
+        # Side by side, each tower's compiled (Numba) kernels also run on its
+        # share of Numba's threads: otherwise both towers' parallel kernels
+        # each start a team of all the threads, twice as many as cores.
+        self.share_kernel_threads = True
         self._pool = None
 
     def runs_concurrently(self) -> bool:
@@ -80,8 +85,9 @@ class TowerStage:
         # Each tower's thread runs in a copy of the caller's context, so that
         # settings such as NumPy's errstate (a context variable) hold there too.
         contexts = [contextvars.copy_context() for _ in self.towers]
+        kernel_threads = threads if self.share_kernel_threads else None
         with _blas().limit(limits=threads):
-            return list(self._pool.map(lambda context, t, x: context.run(function, t, x),
+            return list(self._pool.map(lambda context, t, x: context.run(_in_tower, kernel_threads, function, t, x),
                                        contexts, range(len(self.towers)), inputs))
 
     def forward(self, xs: list, train: bool) -> list:
@@ -109,6 +115,19 @@ class TowerStage:
                 shape = layer.output_shape(shape)
             shapes.append(shape)
         return shapes
+
+
+def _in_tower(kernel_threads: int | None, function, t, x):
+    """function(t, x) in a tower's thread, its Numba kernels on ``kernel_threads`` threads (None: all).
+
+    Numba's thread count is the calling thread's own, so it is set in the
+    tower's thread, on every call (the thread pool reuses its threads; Numba
+    may have been imported since the last call: the kernels load on first use).
+    """
+    numba = sys.modules.get("numba")
+    if numba is not None and hasattr(numba, "set_num_threads"):
+        numba.set_num_threads(min(kernel_threads or numba.config.NUMBA_NUM_THREADS, numba.config.NUMBA_NUM_THREADS))
+    return function(t, x)
 
 
 class Exchange:

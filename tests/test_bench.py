@@ -153,6 +153,10 @@ def test_quick_scratchnet_only_when_torch_is_absent(tmp_path, monkeypatch, capsy
     assert any("PyTorch is not importable" in note for note in result["notes"])
     out = capsys.readouterr().out
     assert "training step" in out and "ScratchNet" in out and "PyTorch/ScratchNet" not in out
+    # Each rate prints its spread, max / min of the repetitions.
+    low, high, spread = (float(v.replace(",", "")) for v in re.search(
+        r"training step\s+[\d,.]+ \[([\d,.]+)-([\d,.]+)\] \(([\d.]+)\)", out).groups())
+    assert_printed_ratio(spread, high, low)
 
 
 def test_explicit_vs_torch_without_torch_is_an_error(monkeypatch, capsys):
@@ -241,12 +245,17 @@ def one_line_of_script(script) -> str:
     return line
 
 
-def test_towers_script_times_both_layouts(repo_root):
+def test_towers_script_times_the_three_layouts(repo_root):
     line = one_line_of_script(repo_root / "benchmarks" / "towers.py")
-    rates = [float(value) for value in re.findall(r"(?:other|side) ([\d.]+) \[", line)]
-    speedup = float(re.search(r"side by side is ([\d.]+)x", line).group(1))
-    assert line.startswith("cifar batch 4") and len(rates) == 2 and min(rates) > 0
-    assert_printed_ratio(speedup, rates[1], rates[0])
+    found = re.findall(r"(?:other|side by side|all threads) ([\d.]+) \[([\d.]+)-([\d.]+)\] \(spread ([\d.]+), ([\d.]+)x\)",
+                       line)
+    assert line.startswith("cifar batch 4") and len(found) == 3, line
+    rates = [[float(value) for value in group] for group in found]
+    serial = rates[0][0]
+    for median, low, high, spread, ratio in rates:
+        assert 0 < low <= median <= high
+        assert_printed_ratio(spread, high, low)
+        assert_printed_ratio(ratio, median, serial)
 
 
 def test_sgd_script_times_both_optimisers(repo_root):

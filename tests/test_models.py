@@ -9,7 +9,7 @@ import pytest
 from threadpoolctl import threadpool_limits
 
 from scratchnet import kernels
-from scratchnet.backend import numba_enabled
+from scratchnet.backend import Device, numba_enabled
 from scratchnet.gradcheck import check_gradients
 from scratchnet.layers import SoftmaxCrossEntropy
 from scratchnet.models import alexnet, convert_state, summarize
@@ -241,6 +241,39 @@ def test_concurrency_is_decided_when_the_model_is_built():
         reference.concurrent_towers = True
         assert not reference.concurrent_towers
         assert not any(stage.runs_concurrently() for stage in _tower_stages(reference))
+
+
+class _ThreadCounter:
+    """A layer that records how many threads Numba's kernels would get in the thread that runs it."""
+
+    def __init__(self):
+        self.counts = []
+
+    def forward(self, x, train=True):
+        import numba
+
+        self.counts.append(numba.get_num_threads())
+        return x
+
+
+@pytest.mark.skipif(not numba_enabled(), reason="SCRATCHNET_NUMBA=0: no Numba threads to share")
+def test_towers_side_by_side_share_numbas_threads():
+    """Each tower's kernels run on its share of Numba's threads (as its GEMMs on its share of BLAS's), or on all
+    of them with share_kernel_threads off; the caller's own count is left as it was."""
+    import numba
+
+    if not kernels.threadsafe():
+        pytest.skip("Numba runs on its workqueue threading layer: the towers never run side by side")
+    counters = [_ThreadCounter(), _ThreadCounter()]
+    stage = TowerStage([[("count", counter)] for counter in counters], [Device.host(), Device.host()])
+    stage.concurrent = True
+    before = numba.get_num_threads()
+    with threadpool_limits(2, user_api="blas"):  # one BLAS thread per tower
+        stage.forward([np.zeros(1), np.zeros(1)], train=False)
+        stage.share_kernel_threads = False
+        stage.forward([np.zeros(1), np.zeros(1)], train=False)
+    assert [counter.counts for counter in counters] == [[1, numba.config.NUMBA_NUM_THREADS]] * 2
+    assert numba.get_num_threads() == before
 
 
 def test_towers_run_one_after_the_other_without_a_blas_thread_each():

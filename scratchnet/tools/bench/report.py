@@ -33,6 +33,12 @@ def _spread(s: dict, digits: int = 1) -> str:
     return f"{_num(s['median'], digits)} [{_num(s['min'], digits)}-{_num(s['max'], digits)}]"
 
 
+def _rate(s: dict) -> str:
+    """images/s as median [min-max] and the spread max/min: how far one repetition strays from another."""
+    spread = s["max"] / s["min"] if s["min"] else float("nan")
+    return f"{_spread(s)} ({_num(spread, 2)})"
+
+
 def _throughput_rows(run: dict) -> list[list[str]]:
     rows = []
     for kind, title in (("train", "training step"), ("infer", "inference")):
@@ -40,10 +46,10 @@ def _throughput_rows(run: dict) -> list[list[str]]:
         if result is None:
             continue
         ours, theirs = result["scratchnet"], result["torch"]
-        row = [title, _spread(ours["images_per_s"])]
+        row = [title, _rate(ours["images_per_s"])]
         if theirs is not None:
             paired = result["paired_ratio"]
-            row += [_spread(theirs["images_per_s"]),
+            row += [_rate(theirs["images_per_s"]),
                     f"{result['ratio']:.2f}x [{paired['min']:.2f}-{paired['max']:.2f}]"]
         row += [f"{ours['gflops']:.1f} ({ours['fraction_of_peak']:.0%})"]
         if theirs is not None:
@@ -61,7 +67,7 @@ def format_run(run: dict, result: dict) -> list[str]:
              f"training step, {run['infer_flops_per_image'] / 1e9:.2f} per inference; "
              f"{settings['repeats']} repetition(s), load average {run['load_average']['start']} -> "
              f"{run['load_average']['end']}", ""]
-    header = ["images/s, median [min-max]", "ScratchNet"]
+    header = ["images/s, median [min-max] (max/min)", "ScratchNet"]
     if with_torch:
         header += ["PyTorch", "PyTorch/ScratchNet [paired min-max]"]
     header += ["ScratchNet GFLOP/s (% of peak)"] + (["PyTorch GFLOP/s (% of peak)"] if with_torch else [])
