@@ -57,10 +57,12 @@ class TowerStage:
         # beat one two-threaded GEMM after the other at these sizes
         # (benchmarks/README.md). Otherwise one after the other.
         self.concurrent = False
-        # Side by side, each tower's compiled (Numba) kernels also run on its
-        # share of Numba's threads: otherwise both towers' parallel kernels
-        # each start a team of all the threads, twice as many as cores.
-        self.share_kernel_threads = True
+        # With ``share_kernel_threads``, side by side, each tower's compiled
+        # (Numba) kernels also run on its share of Numba's threads; otherwise
+        # both towers' parallel kernels each start a team of all of them,
+        # twice as many threads as cores. Off: on 2 cores it gave no speed-up
+        # we could measure (benchmarks/README.md, ``benchmarks/towers.py``).
+        self.share_kernel_threads = False
         self._pool = None
 
     def runs_concurrently(self) -> bool:

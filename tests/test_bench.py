@@ -247,7 +247,7 @@ def one_line_of_script(script) -> str:
 
 def test_towers_script_times_the_three_layouts(repo_root):
     line = one_line_of_script(repo_root / "benchmarks" / "towers.py")
-    found = re.findall(r"(?:other|side by side|all threads) ([\d.]+) \[([\d.]+)-([\d.]+)\] \(spread ([\d.]+), ([\d.]+)x\)",
+    found = re.findall(r"(?:other|side by side|half the threads) ([\d.]+) \[([\d.]+)-([\d.]+)\] \(spread ([\d.]+), ([\d.]+)x\)",
                        line)
     assert line.startswith("cifar batch 4") and len(found) == 3, line
     rates = [[float(value) for value in group] for group in found]

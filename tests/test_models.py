@@ -258,8 +258,8 @@ class _ThreadCounter:
 
 @pytest.mark.skipif(not numba_enabled(), reason="SCRATCHNET_NUMBA=0: no Numba threads to share")
 def test_towers_side_by_side_share_numbas_threads():
-    """Each tower's kernels run on its share of Numba's threads (as its GEMMs on its share of BLAS's), or on all
-    of them with share_kernel_threads off; the caller's own count is left as it was."""
+    """With share_kernel_threads each tower's kernels run on its share of Numba's threads (as its GEMMs on its
+    share of BLAS's), without it (the default) on all of them; the caller's own count is left as it was."""
     import numba
 
     if not kernels.threadsafe():
@@ -267,6 +267,8 @@ def test_towers_side_by_side_share_numbas_threads():
     counters = [_ThreadCounter(), _ThreadCounter()]
     stage = TowerStage([[("count", counter)] for counter in counters], [Device.host(), Device.host()])
     stage.concurrent = True
+    assert not stage.share_kernel_threads
+    stage.share_kernel_threads = True
     before = numba.get_num_threads()
     with threadpool_limits(2, user_api="blas"):  # one BLAS thread per tower
         stage.forward([np.zeros(1), np.zeros(1)], train=False)

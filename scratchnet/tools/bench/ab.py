@@ -10,7 +10,14 @@ PLAN = (("cifar", 128), ("paper", 32), ("paper", 128))
 
 
 def run_ab_script(argv, prog: str, doc: str, measure_line) -> int:
-    """Parse ``argv``; print ``measure_line(model, batch, repeats)`` for each (model, batch) of the plan."""
+    """Parse ``argv``; print ``measure_line(model, batch, repeats)`` for each (model, batch) of the plan.
+
+    OpenMP's idle threads sleep, as under ``scratchnet train`` (``cli.let_openmp_threads_sleep``): spinning,
+    they change what the variants' times mean.
+    """
+    from ...cli import let_openmp_threads_sleep
+
+    let_openmp_threads_sleep()
     parser = argparse.ArgumentParser(prog=prog, description=doc.split("\n\n")[0],
                                      formatter_class=argparse.ArgumentDefaultsHelpFormatter)
     parser.add_argument("--model", choices=["cifar", "paper"], default=None, help="one model (default: both)")
