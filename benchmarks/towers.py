@@ -5,7 +5,7 @@
     python benchmarks/towers.py --model cifar --batch 128 --repeats 7
 
 Times a training step (forward, loss, backward, SGD update) in three layouts,
-taking them in turn (the order reversed on every other repetition) so that a
+taking them in turn in ABBA order (reversed on every other repetition) so that a
 slow spell on a shared machine hurts all alike, and prints the median images/s
 with the [min-max] spread, the spread as max/min of the step times, and the
 ratios of the medians to one after the other:
@@ -26,7 +26,8 @@ import sys
 from scratchnet.models import make_config
 from scratchnet.tools.bench.ab import run_ab_script
 from scratchnet.tools.bench.contenders import ScratchNetContender, make_batch
-from scratchnet.tools.bench.timing import settled_seconds, stats
+from scratchnet.tools.bench.timing import abba, settled_seconds, stats
+from scratchnet.towers import TowerStage
 
 # name -> (TowerStage.concurrent, TowerStage.share_kernel_threads)
 LAYOUTS = {"one after the other": (False, False), "side by side": (True, False),
@@ -37,7 +38,7 @@ def set_layout(model, layout: tuple) -> None:
     concurrent, share = layout
     model.concurrent_towers = concurrent
     for stage in model.stages:
-        if hasattr(stage, "share_kernel_threads"):
+        if isinstance(stage, TowerStage):
             stage.share_kernel_threads = share
 
 
@@ -47,12 +48,10 @@ def measure(model_name: str, batch: int, repeats: int) -> dict:
     for _ in range(2):  # warm-up: Numba loads its kernels and starts its threads
         contender.train_step()
     seconds = {name: [] for name in LAYOUTS}
-    names = list(LAYOUTS)
     for repetition in range(repeats):
-        for name in names if repetition % 2 == 0 else names[::-1]:
+        for name in abba(repetition, *LAYOUTS):
             set_layout(contender.model, LAYOUTS[name])
             seconds[name].append(settled_seconds(contender.train_step))
-    set_layout(contender.model, LAYOUTS["side by side"])
     return {name: stats([batch / s for s in values]) for name, values in seconds.items()}
 
 

@@ -198,6 +198,8 @@ def test_stats_and_order():
     s = stats([4.0, 1.0, 3.0, 2.0])
     assert (s["min"], s["q1"], s["median"], s["q3"], s["max"], s["n"]) == (1.0, 1.75, 2.5, 3.25, 4.0, 4)
     assert [abba(r, "a", "b") for r in range(3)] == [("a", "b"), ("b", "a"), ("a", "b")]
+    assert [abba(r, "a", "b", "c") for r in range(2)] == [("a", "b", "c"), ("c", "b", "a")]
+    assert abba(1, "a") == ("a",)
 
 
 def test_memory_in_a_fresh_process():

@@ -237,8 +237,7 @@ def run_one(model_name: str, batch: int, *, repeats: int, warmup: int, layer_rep
     if layer_repeats > 0:
         profiles = {name: [] for name in names}
         for rep in range(layer_repeats):
-            order = abba(rep, *names) if len(names) == 2 else names
-            for name in order:
+            for name in abba(rep, *names):
                 time.sleep(settle)
                 profiles[name].append(contenders[name].profile_step())
         layers = _layer_table(profiles)
@@ -283,7 +282,7 @@ def _timed_repetitions(contenders: dict, repeats: int, inference: bool, settle: 
     train = {name: [] for name in names}
     infer = {name: [] for name in names}
     for rep in range(repeats):
-        order = abba(rep, *names) if len(names) == 2 else names
+        order = abba(rep, *names)
         for name in order:
             train[name].append(settled_seconds(contenders[name].train_step, settle))
         if inference:

@@ -50,9 +50,9 @@ def stats(samples) -> dict:
             "q1": quantile(0.25), "q3": quantile(0.75), "n": len(values)}
 
 
-def abba(repetition: int, first, second) -> tuple:
-    """The pair in ABBA order: (first, second) on even repetitions, (second, first) on odd ones."""
-    return (first, second) if repetition % 2 == 0 else (second, first)
+def abba(repetition: int, *names) -> tuple:
+    """The variants in ABBA order: as given on even repetitions, reversed on odd ones (ABC CBA for three)."""
+    return names if repetition % 2 == 0 else names[::-1]
 
 
 def base_name(name: str) -> str:
