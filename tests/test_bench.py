@@ -268,3 +268,16 @@ def test_sgd_script_times_both_optimisers(repo_root):
     assert line.startswith("cifar batch 4") and len(update) == 2 and len(steps) == 2 and min(update + steps) > 0
     assert_printed_ratio(update_ratio, update[0], update[1])
     assert_printed_ratio(step_ratio, steps[1], steps[0])
+
+
+def test_conv_paths_script_times_both_paths_of_each_3x3_layer(repo_root):
+    line = one_line_of_script(repo_root / "benchmarks" / "conv_paths.py")
+    layers = re.findall(r"(conv\d) \(\d+ -> \d+, 7 x 7\) Winograd ([\d.]+) / ([\d.]+) ms, im2col ([\d.]+) / ([\d.]+) ms "
+                        r"\(([\d.]+)x\)", line)
+    assert line.startswith("cifar batch 4") and [name for name, *_ in layers] == ["conv3", "conv4", "conv5"], line
+    for _, *figures in layers:
+        wino_fwd, wino_bwd, im2col_fwd, im2col_bwd, ratio = (float(value) for value in figures)
+        assert min(wino_fwd, wino_bwd, im2col_fwd, im2col_bwd) > 0
+        # Each sum is of two figures printed to 0.1 ms: off by up to 0.1 either way.
+        im2col, wino = im2col_fwd + im2col_bwd, wino_fwd + wino_bwd
+        assert (im2col - 0.1) / (wino + 0.1) - 0.005 <= ratio <= (im2col + 0.1) / max(wino - 0.1, 1e-9) + 0.005, line
