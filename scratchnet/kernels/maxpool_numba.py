@@ -8,7 +8,9 @@ Both passes run in parallel over the (n, c) planes, so overlapping windows
 (size > stride) that pick the same pixel add up inside one thread: no race.
 The backward visits windows from the last to the first, which adds each
 pixel's contributions in the reference's order (ascending window offset),
-so dx is bit-identical to it.
+so dx is bit-identical to it. Both read and write flat views with unsigned
+indices: Numba's wrap-around check on every signed index (as in
+``im2col_numba.py``) made the forward 1.5-2x slower (benchmarks/README.md).
 """
 
 from __future__ import annotations
@@ -17,16 +19,16 @@ import numba
 import numpy as np
 
 from .im2col import conv_output_size
+from .im2col_numba import _U
 from .out import output_array
 
 
 @numba.njit(parallel=True, cache=True)
 def _maxpool_forward(x, size, stride, pad, oh, ow, lowest, y, argmax):
     n, c, h, w = x.shape
+    pixels, ys, offsets = x.reshape(n * c * h * w), y.reshape(n * c * oh * ow), argmax.reshape(n * c * oh * ow)
     for nc in numba.prange(n * c):
-        b = nc // c
-        ch = nc % c
-        plane = x[b, ch]
+        plane = nc * h * w
         for r in range(oh):
             top = r * stride - pad
             i_lo = max(0, -top)
@@ -38,33 +40,34 @@ def _maxpool_forward(x, size, stride, pad, oh, ow, lowest, y, argmax):
                 best = lowest
                 best_at = 0
                 for i in range(i_lo, i_hi):
-                    row = plane[top + i]
+                    row = plane + (top + i) * w + left
                     for j in range(j_lo, j_hi):
-                        value = row[left + j]
+                        value = pixels[_U(row + j)]
                         if value > best:  # strict: the first maximum wins ties
                             best = value
                             best_at = i * size + j
-                y[b, ch, r, q] = best
-                argmax[b, ch, r, q] = best_at
+                at = _U((nc * oh + r) * ow + q)
+                ys[at] = best
+                offsets[at] = best_at
     return y, argmax
 
 
 @numba.njit(parallel=True, cache=True)
 def _maxpool_backward(dy, argmax, size, stride, pad, h, w, dx):
     n, c, oh, ow = dy.shape
+    grads, offsets, pixels = dy.reshape(n * c * oh * ow), argmax.reshape(n * c * oh * ow), dx.reshape(n * c * h * w)
     for nc in numba.prange(n * c):
-        b = nc // c
-        ch = nc % c
-        plane = dx[b, ch]
-        plane[:, :] = 0
+        plane = nc * h * w
+        pixels[plane : plane + h * w] = 0
         for r in range(oh - 1, -1, -1):
             for q in range(ow - 1, -1, -1):
-                at = argmax[b, ch, r, q]
-                row = r * stride - pad + at // size
-                col = q * stride - pad + at % size
+                at = (nc * oh + r) * ow + q
+                offset = offsets[_U(at)]
+                row = r * stride - pad + offset // size
+                col = q * stride - pad + offset % size
                 # Only a window of padding and -inf/NaN points into the padding.
                 if 0 <= row < h and 0 <= col < w:
-                    plane[row, col] += dy[b, ch, r, q]
+                    pixels[_U(plane + row * w + col)] += grads[_U(at)]
     return dx
 
 
