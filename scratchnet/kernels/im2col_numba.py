@@ -55,6 +55,14 @@ def _gather(dst, at, src, start, step, count):
 
 
 @numba.njit(inline="always")
+def _zero(dst, at, count):
+    """dst[at + t] = 0 for t < count (unsigned indices): a loop, not dst[a:b] = 0, whose view costs
+    more than the few pixels of a small map's row (benchmarks/README.md)."""
+    for t in range(count):
+        dst[at + t] = 0
+
+
+@numba.njit(inline="always")
 def _scatter_add(dst, start, step, src, at, count):
     """dst[start + t * step] += src[at + t] for t < count (unsigned indices)."""
     if step == 1:
@@ -81,11 +89,11 @@ def _im2col(x, kernel, stride, pad, oh, ow, cols):
             for y in range(oh):
                 if oh_lo <= y < oh_hi:
                     start = ((b * c + ch) * h + y * stride + i - pad) * w + ow_lo * stride + j - pad
-                    dst[at : at + ow_lo] = 0
+                    _zero(dst, _U(at), _U(ow_lo))
                     _gather(dst, _U(at + ow_lo), pixels, _U(start), _U(stride), _U(ow_hi - ow_lo))
-                    dst[at + ow_hi : at + ow] = 0
+                    _zero(dst, _U(at + ow_hi), _U(ow - ow_hi))
                 else:
-                    dst[at : at + ow] = 0
+                    _zero(dst, _U(at), _U(ow))
                 at += ow
     return cols
 
