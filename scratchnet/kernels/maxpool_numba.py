@@ -10,7 +10,7 @@ The backward visits windows from the last to the first, which adds each
 pixel's contributions in the reference's order (ascending window offset),
 so dx is bit-identical to it. Both read and write flat views with unsigned
 indices: Numba's wrap-around check on every signed index (as in
-``im2col_numba.py``) made the forward 1.5-2x slower (benchmarks/README.md).
+``im2col_numba.py``) made the forward 1.3-1.5x slower (benchmarks/README.md).
 """
 
 from __future__ import annotations
@@ -19,7 +19,7 @@ import numba
 import numpy as np
 
 from .im2col import conv_output_size
-from .im2col_numba import _U
+from .im2col_numba import _U, _zero
 from .out import output_array
 
 
@@ -58,7 +58,7 @@ def _maxpool_backward(dy, argmax, size, stride, pad, h, w, dx):
     grads, offsets, pixels = dy.reshape(n * c * oh * ow), argmax.reshape(n * c * oh * ow), dx.reshape(n * c * h * w)
     for nc in numba.prange(n * c):
         plane = nc * h * w
-        pixels[plane : plane + h * w] = 0
+        _zero(pixels, _U(plane), _U(h * w))
         for r in range(oh - 1, -1, -1):
             for q in range(ow - 1, -1, -1):
                 at = (nc * oh + r) * ow + q
