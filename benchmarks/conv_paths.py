@@ -25,11 +25,9 @@ import numpy as np
 from scratchnet.fast import fast_twin
 from scratchnet.layers import Conv2D
 from scratchnet.tools.bench.ab import run_ab_script
+from scratchnet.tools.bench.layers import three_by_three_convs
 from scratchnet.tools.bench.timing import abba
 
-# One tower's 3x3 layers, (in, out) channels, and the side of their maps.
-LAYERS = {"cifar": ({"conv3": (128, 96), "conv4": (96, 96), "conv5": (96, 64)}, 7),
-          "paper": ({"conv3": (256, 192), "conv4": (192, 192), "conv5": (192, 128)}, 13)}
 PATHS = {"Winograd": True, "im2col": False}
 
 
@@ -50,16 +48,15 @@ def time_layer(conv, x, dy, repeats: int) -> dict:
 
 
 def measure_line(model_name: str, batch: int, repeats: int) -> str:
-    layers, side = LAYERS[model_name]
     rng = np.random.default_rng(0)
     parts = []
-    for name, (cin, cout) in layers.items():
+    for name, (cin, cout, side) in three_by_three_convs(model_name).items():
         conv = fast_twin(Conv2D(cin, cout, 3, 1, 1, rng=0, dtype=np.float32))
         x = rng.standard_normal((batch, cin, side, side), dtype=np.float32)
         dy = rng.standard_normal((batch, cout, side, side), dtype=np.float32)
         times = time_layer(conv, x, dy, repeats)
         ratio = sum(times["im2col"]) / sum(times["Winograd"])
-        paths = ", ".join(f"{path} {fwd * 1e3:.1f} / {bwd * 1e3:.1f} ms" for path, (fwd, bwd) in times.items())
+        paths = ", ".join(f"{path} {fwd * 1e3:.2f} / {bwd * 1e3:.2f} ms" for path, (fwd, bwd) in times.items())
         parts.append(f"{name} ({cin} -> {cout}, {side} x {side}) {paths} ({ratio:.2f}x)")
     return f"{model_name} batch {batch}, forward / backward, median of {repeats}: " + "; ".join(parts)
 

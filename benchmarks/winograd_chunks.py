@@ -24,10 +24,10 @@ import scratchnet.fast.conv as fast_conv
 from scratchnet.fast import fast_twin
 from scratchnet.kernels.winograd import tiles
 from scratchnet.layers import Conv2D
+from scratchnet.tools.bench.layers import three_by_three_convs
 
-# One tower's (in, out) channels, and the maps' side.
-LAYERS = {"paper": ({"conv3": (256, 192), "conv5": (192, 128)}, 13),
-          "cifar": ({"conv4": (192, 192), "conv5": (64, 128)}, 7)}
+# The layers timed, by name; their channels and sides come from the model.
+LAYERS = {"paper": ("conv3", "conv5"), "cifar": ("conv4", "conv5")}
 
 
 def variants(conv, x, dy, images_per_chunk: list[int]) -> dict:
@@ -61,8 +61,9 @@ def main() -> None:
     parser.add_argument("--images", type=int, nargs="+", default=[2, 8, 32, 64, 128])
     args = parser.parse_args()
     rng = np.random.default_rng(0)
-    layers, side = LAYERS[args.model]
-    for name, (cin, cout) in layers.items():
+    shapes = three_by_three_convs(args.model)
+    for name in LAYERS[args.model]:
+        cin, cout, side = shapes[name]
         conv = fast_twin(Conv2D(cin, cout, 3, 1, 1, rng=0, dtype=np.float32))
         x = rng.standard_normal((args.batch, cin, side, side)).astype(np.float32)
         dy = rng.standard_normal((args.batch, cout, side, side)).astype(np.float32)
