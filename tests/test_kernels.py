@@ -175,6 +175,8 @@ KERNEL_CALLS = {
                                  (1, 2, 5, 5), 3, 2),
     "winograd_input": lambda: (normal(9, (1, 2, 5, 5), np.float32), 1),
     "winograd_output": lambda: (normal(9, (4, 4, 3, 9), np.float32), 1, 5, 5, np.empty((1, 3, 5, 5), np.float32)),
+    "winograd_weights": lambda: (normal(9, (3, 2, 3, 3), np.float32),),
+    "winograd_weights_grad": lambda: (normal(9, (4, 4, 3, 2), np.float32),),
 }
 
 
@@ -197,6 +199,7 @@ def test_dispatcher_switch(name, switch, fast_expected, monkeypatch):
     ("im2col", im2col_numba), ("col2im", im2col_numba), ("lrn_forward", lrn_numba), ("lrn_backward", lrn_numba),
     ("maxpool_forward", maxpool_numba), ("maxpool_backward", maxpool_numba),
     ("winograd_input", winograd_numba), ("winograd_output", winograd_numba),
+    ("winograd_weights", winograd_numba), ("winograd_weights_grad", winograd_numba),
 ])
 def test_dispatcher_loads_the_numba_kernel_on_first_call(name, module, monkeypatch):
     monkeypatch.setenv("SCRATCHNET_NUMBA", "1")

@@ -18,6 +18,17 @@ def normal(seed, shape, dtype=np.float64):
 SHAPES = [((2, 3, 7, 6), 1), ((1, 5, 13, 13), 1), ((3, 2, 5, 8), 0), ((2, 2, 6, 5), 2), ((1, 1, 1, 1), 1)]
 
 
+@pytest.mark.parametrize("dtype", [np.float64, np.float32])
+def test_compiled_weight_transforms_equal_the_reference(dtype):
+    W = normal(3, (5, 4, 3, 3), dtype)[:, ::2]  # a strided view: the kernel takes a contiguous copy
+    U = winograd_numba.winograd_weights(W)
+    np.testing.assert_allclose(U, winograd.winograd_weights(W), rtol=1e-6, atol=1e-6)
+    dU = normal(4, (4, 4, 5, 2), dtype)
+    dW = winograd_numba.winograd_weights_grad(dU)
+    np.testing.assert_allclose(dW, winograd.winograd_weights_grad(dU), rtol=1e-6, atol=1e-6)
+    assert U.dtype == dW.dtype == dtype and U.shape == (4, 4, 5, 2) and dW.shape == (5, 2, 3, 3)
+
+
 @pytest.mark.parametrize("shape, pad", SHAPES)
 @pytest.mark.parametrize("dtype", [np.float64, np.float32])
 def test_compiled_transforms_equal_the_reference(shape, pad, dtype):

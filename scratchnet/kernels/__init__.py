@@ -99,15 +99,16 @@ lrn_forward = _dispatch("lrn_forward", _lrn.lrn_forward)
 lrn_backward = _dispatch("lrn_backward", _lrn.lrn_backward)
 maxpool_forward = _dispatch("maxpool_forward", _maxpool.maxpool_forward)
 maxpool_backward = _dispatch("maxpool_backward", _maxpool.maxpool_backward)
-winograd_weights = _winograd.winograd_weights
+winograd_weights = _dispatch("winograd_weights", _winograd.winograd_weights)
 winograd_input = _dispatch("winograd_input", _winograd.winograd_input)
 winograd_output = _dispatch("winograd_output", _winograd.winograd_output)
 winograd_output_grad = _dispatch("winograd_output_grad", _winograd.winograd_output_grad)
-winograd_weights_grad = _winograd.winograd_weights_grad
+winograd_weights_grad = _dispatch("winograd_weights_grad", _winograd.winograd_weights_grad)
 
 _reference = {kernel.__name__: kernel.reference
               for kernel in (im2col, col2im, lrn_forward, lrn_backward, maxpool_forward, maxpool_backward,
-                             winograd_input, winograd_output, winograd_output_grad)}
+                             winograd_weights, winograd_input, winograd_output, winograd_output_grad,
+                             winograd_weights_grad)}
 
 # The Numba CPU versions, same signatures (measured at AlexNet's sizes: im2col
 # 1.0-3x, col2im 2.5x, LRN 1.5-2.5x, max-pool 4-6x per core, and they use both).
@@ -115,5 +116,6 @@ for _name, _module in (("im2col", "im2col_numba"), ("col2im", "im2col_numba"),
                        ("lrn_forward", "lrn_numba"), ("lrn_backward", "lrn_numba"),
                        ("maxpool_forward", "maxpool_numba"), ("maxpool_backward", "maxpool_numba"),
                        ("winograd_input", "winograd_numba"), ("winograd_output", "winograd_numba"),
-                       ("winograd_output_grad", "winograd_numba")):
+                       ("winograd_output_grad", "winograd_numba"), ("winograd_weights", "winograd_numba"),
+                       ("winograd_weights_grad", "winograd_numba")):
     register_cpu_kernel(_name, _numba_on_first_call(_name, _module))

@@ -133,6 +133,71 @@ def _store_row(dM, a, k, tile, sa0, sa1):
     dM[a, 3, k, tile] = m3
 
 
+@numba.njit(inline="always")
+def _g_(w0, w1, w2, half):
+    """G applied to a column (w0, w1, w2): G's rows are (1, 0, 0), (1/2, 1/2, 1/2), (1/2, -1/2, 1/2), (0, 0, 1)."""
+    return w0, (w0 + w1 + w2) * half, (w0 - w1 + w2) * half, w2
+
+
+@numba.njit(inline="always")
+def _store_u(U, a, k, ch, ta0, ta1, ta2, half):
+    """Row a of U = t G^T for one (f, c): G applied to t's row (ta0, ta1, ta2)."""
+    U[a, 0, k, ch], U[a, 1, k, ch], U[a, 2, k, ch], U[a, 3, k, ch] = _g_(ta0, ta1, ta2, half)
+
+
+@numba.njit(parallel=True, cache=True)
+def _transform_weights(W, half, U):
+    f, c = W.shape[0], W.shape[1]
+    for fc in numba.prange(f * c):
+        k, ch = fc // c, fc % c
+        g = W[k, ch]
+        # t = G g, one column j at a time; then U = t G^T, one row a at a time.
+        t00, t10, t20, t30 = _g_(g[0, 0], g[1, 0], g[2, 0], half)
+        t01, t11, t21, t31 = _g_(g[0, 1], g[1, 1], g[2, 1], half)
+        t02, t12, t22, t32 = _g_(g[0, 2], g[1, 2], g[2, 2], half)
+        _store_u(U, 0, k, ch, t00, t01, t02, half)
+        _store_u(U, 1, k, ch, t10, t11, t12, half)
+        _store_u(U, 2, k, ch, t20, t21, t22, half)
+        _store_u(U, 3, k, ch, t30, t31, t32, half)
+    return U
+
+
+@numba.njit(inline="always")
+def _g_t_(m0, m1, m2, m3, half):
+    """G^T applied to a column (m0, m1, m2, m3)."""
+    return m0 + (m1 + m2) * half, (m1 - m2) * half, (m1 + m2) * half + m3
+
+
+@numba.njit(parallel=True, cache=True)
+def _transform_weights_grad(dU, half, dW):
+    f, c = dW.shape[0], dW.shape[1]
+    for fc in numba.prange(f * c):
+        k, ch = fc // c, fc % c
+        m = dU[:, :, k, ch]
+        # s = G^T m, one column b at a time; then dW = s G, one row i at a time.
+        s00, s10, s20 = _g_t_(m[0, 0], m[1, 0], m[2, 0], m[3, 0], half)
+        s01, s11, s21 = _g_t_(m[0, 1], m[1, 1], m[2, 1], m[3, 1], half)
+        s02, s12, s22 = _g_t_(m[0, 2], m[1, 2], m[2, 2], m[3, 2], half)
+        s03, s13, s23 = _g_t_(m[0, 3], m[1, 3], m[2, 3], m[3, 3], half)
+        w = dW[k, ch]
+        w[0, 0], w[0, 1], w[0, 2] = _g_t_(s00, s01, s02, s03, half)
+        w[1, 0], w[1, 1], w[1, 2] = _g_t_(s10, s11, s12, s13, half)
+        w[2, 0], w[2, 1], w[2, 2] = _g_t_(s20, s21, s22, s23, half)
+    return dW
+
+
+def winograd_weights(W):
+    """W (F, C, 3, 3) -> U (4, 4, F, C), in W's dtype."""
+    f, c = W.shape[:2]
+    return _transform_weights(np.ascontiguousarray(W), W.dtype.type(0.5), np.empty((4, 4, f, c), dtype=W.dtype))
+
+
+def winograd_weights_grad(dU):
+    """dU (4, 4, F, C) -> dW (F, C, 3, 3): the adjoint of ``winograd_weights``, G^T dU G."""
+    f, c = dU.shape[2:]
+    return _transform_weights_grad(np.ascontiguousarray(dU), dU.dtype.type(0.5), np.empty((f, c, 3, 3), dtype=dU.dtype))
+
+
 def winograd_input(x, pad: int, out=None):
     """x (N, C, H, W) -> V (4, 4, C, N * th * tw), tiles in (n, ty, tx) order."""
     n, c, h, w = x.shape
